@@ -1,0 +1,176 @@
+package integration
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/switchyard/switchyard/cluster"
+	"github.com/switchyard/switchyard/failover"
+	"github.com/switchyard/switchyard/proxy"
+	"github.com/switchyard/switchyard/topology"
+)
+
+// env is a real cluster with a Switchyard proxy in front, in this process.
+type env struct {
+	c     *cluster.Cluster
+	store *topology.Store
+	srv   *proxy.Server
+	addr  string // proxy listen address
+}
+
+type envOptions struct {
+	cluster cluster.Options
+	limits  *proxy.Limits
+	proxy   func(*proxy.Options)
+}
+
+func startEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	if o.cluster.Replicas == 0 {
+		o.cluster.Replicas = -1 // most proxy-core tests need only the master
+	}
+	o.cluster.ExtraServerArgs = append(o.cluster.ExtraServerArgs, "--max-allowed-packet=256M", "--local-infile=1")
+	c := cluster.StartForTest(t, o.cluster)
+	return startProxyFor(t, c, o)
+}
+
+func startProxyFor(t *testing.T, c *cluster.Cluster, o envOptions) *env {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := topology.NewStore(nil)
+	var nodes []failover.NodeConfig
+	for _, n := range c.Nodes {
+		nodes = append(nodes, failover.NodeConfig{Name: n.Name, Address: n.Addr(), Weight: 1})
+	}
+	mon := failover.NewMonitor(failover.MonitorOptions{Nodes: nodes, User: c.Users.Monitor.Name,
+		Password: c.Users.Monitor.Password, Interval: 200 * time.Millisecond, Store: store, Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	mon.Probe(ctx)
+	if _, ok := store.Load().Master(); !ok {
+		cancel()
+		t.Fatalf("monitor found no master: %+v", store.Load())
+	}
+	po := proxy.Options{
+		Users:         []proxy.User{{Name: c.Users.App.Name, Password: c.Users.App.Password}, {Name: "other", Password: "other-secret"}},
+		Topology:      store,
+		Logger:        log,
+		ServerVersion: "5.5.5-" + c.Version + "-MariaDB",
+	}
+	if o.limits != nil {
+		po.Limits = *o.limits
+	}
+	if o.proxy != nil {
+		o.proxy(&po)
+	}
+	srv, err := proxy.New(po)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		mon.Run(ctx)
+	}()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+		cancel()
+		<-served
+		srv.Wait()
+		<-done
+	})
+	return &env{c: c, store: store, srv: srv, addr: ln.Addr().String()}
+}
+
+// dsn returns a go-sql-driver DSN for the app user through the proxy.
+func (e *env) dsn(params string) string {
+	u := e.c.Users.App
+	d := u.Name + ":" + u.Password + "@tcp(" + e.addr + ")/test"
+	if params != "" {
+		d += "?" + params
+	}
+	return d
+}
+
+// directDSN is the same, straight to the master.
+func (e *env) directDSN(params string) string {
+	u := e.c.Users.App
+	d := u.Name + ":" + u.Password + "@tcp(" + e.c.Master().Addr() + ")/test"
+	if params != "" {
+		d += "?" + params
+	}
+	return d
+}
+
+func openDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func mustExec(t *testing.T, db interface {
+	Exec(string, ...any) (sql.Result, error)
+}, q string, args ...any) sql.Result {
+	t.Helper()
+	r, err := db.Exec(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return r
+}
+
+// ensureTestDB creates the `test` database on the master (as admin).
+func ensureTestDB(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	a := c.Users.Admin
+	db := openDB(t, a.Name+":"+a.Password+"@tcp("+c.Master().Addr()+")/")
+	mustExec(t, db, "CREATE DATABASE IF NOT EXISTS test")
+}
+
+func mysqlErrNo(err error) uint16 {
+	if me, ok := err.(*mysql.MySQLError); ok {
+		return me.Number
+	}
+	return 0
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestMain(m *testing.M) {
+	// Make sure stray go-sql-driver logs do not interleave weirdly.
+	_ = mysql.SetLogger(mysql.Logger(nopLogger{}))
+	os.Exit(m.Run())
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Print(...any) {}

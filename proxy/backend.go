@@ -1,0 +1,225 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/pingcap/tidb/pkg/parser/charset"
+
+	"github.com/switchyard/switchyard/wire"
+)
+
+// relayCaps are the capability flags that change what goes over the wire
+// after the handshake; a backend connection must agree with its client on
+// all of them for the relay to be byte-exact, so they are part of the pool key.
+const relayCaps = wire.ClientFoundRows | wire.ClientIgnoreSpace | wire.ClientLocalFiles |
+	wire.ClientMultiStatements | wire.ClientMultiResults | wire.ClientPSMultiResults |
+	wire.ClientSessionTrack
+
+// poolKey identifies interchangeable backend connections of one node.
+type poolKey struct {
+	user      string
+	caps      uint32 // subset of relayCaps
+	collation uint8
+}
+
+// Backend is one authenticated connection to a database server.
+type Backend struct {
+	node     string
+	key      poolKey
+	w        *wire.Conn
+	threadID uint32
+	version  string
+	db       string // current default database as far as we know
+	created  time.Time
+	lastUsed time.Time
+
+	// stmts maps a session's virtual statement id to this connection's id.
+	stmts map[uint32]*backendStmt
+	// dirty is set once the connection carried client traffic; it needs a
+	// reset before another client may use it.
+	dirty bool
+}
+
+type backendStmt struct {
+	id        uint32
+	typesSent bool // parameter types already bound on this connection
+}
+
+// ThreadID is the backend's connection id (for KILL).
+func (b *Backend) ThreadID() uint32 { return b.threadID }
+
+// dialBackend connects and authenticates as key.user.
+func dialBackend(ctx context.Context, node, addr string, key poolKey, password string, tlsCfg *tls.Config, timeout time.Duration) (*Backend, error) {
+	coll := "utf8mb4_general_ci"
+	if c, err := charset.GetCollationByID(int(key.collation)); err == nil && key.collation != 0 {
+		coll = c.Name
+	}
+	opt := func(c *client.Conn) error {
+		// The client side never negotiates these (go-mysql's server does not
+		// advertise them), so the backend must not either.
+		c.UnsetCapability(wire.ClientDeprecateEOF | wire.ClientQueryAttributes)
+		for _, f := range []uint32{wire.ClientFoundRows, wire.ClientIgnoreSpace, wire.ClientLocalFiles,
+			wire.ClientMultiStatements, wire.ClientMultiResults, wire.ClientPSMultiResults, wire.ClientSessionTrack} {
+			if key.caps&f != 0 {
+				if err := c.SetCapability(f); err != nil {
+					return err
+				}
+			} else {
+				c.UnsetCapability(f)
+			}
+		}
+		if tlsCfg != nil {
+			c.SetTLSConfig(tlsCfg)
+		}
+		if err := c.SetCollation(coll); err != nil {
+			return err
+		}
+		c.SetAttributes(map[string]string{"program_name": "switchyard"})
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d := &net.Dialer{Timeout: timeout}
+	// The dial context bounds the TCP connect; the handshake is bounded by a deadline.
+	cc, err := client.ConnectWithDialer(dctx, "tcp", addr, key.user, password, "", func(ctx context.Context, network, address string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		_ = nc.SetDeadline(time.Now().Add(timeout))
+		return nc, nil
+	}, opt)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (%s) as %s: %w", node, addr, key.user, unwrapMySQL(err))
+	}
+	nc := cc.Conn.Conn
+	_ = nc.SetDeadline(time.Time{})
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetKeepAlive(true)
+	}
+	now := time.Now()
+	return &Backend{
+		node:     node,
+		key:      key,
+		w:        wire.NewConn(nc, 0),
+		threadID: cc.GetConnectionID(),
+		version:  cc.GetServerVersion(),
+		created:  now,
+		lastUsed: now,
+		stmts:    make(map[uint32]*backendStmt),
+	}, nil
+}
+
+// unwrapMySQL turns go-mysql's traced errors into the plain MySQL error when
+// there is one, so messages stay readable.
+func unwrapMySQL(err error) error {
+	var me *gmysql.MyError
+	if asMyError(err, &me) {
+		return &wire.Error{Code: me.Code, State: me.State, Message: me.Message}
+	}
+	return err
+}
+
+// command sends a command packet with sequence 0 and flushes.
+func (b *Backend) command(payload []byte) error {
+	b.w.Seq = 0
+	if err := b.w.WritePacket(payload); err != nil {
+		return err
+	}
+	return b.w.Flush()
+}
+
+// simple runs a command whose answer is one OK or ERR packet, for the proxy's
+// own use (reset, ping, init db). A MySQL error comes back as *wire.Error.
+func (b *Backend) simple(payload []byte) (wire.OK, error) {
+	if err := b.command(payload); err != nil {
+		return wire.OK{}, err
+	}
+	p, err := b.w.ReadPacket(0)
+	if err != nil {
+		return wire.OK{}, err
+	}
+	switch {
+	case len(p) > 0 && p[0] == wire.ErrHeader:
+		return wire.OK{}, wire.ParseErr(p)
+	case len(p) > 0 && (p[0] == wire.OKHeader || p[0] == wire.EOFHeader):
+		return wire.ParseOK(p)
+	}
+	return wire.OK{}, fmt.Errorf("unexpected packet 0x%02x", firstByte(p))
+}
+
+// query runs a statement whose result the proxy does not need (SET, USE…),
+// draining any result set.
+func (b *Backend) query(sql string) error {
+	if err := b.command(append([]byte{wire.ComQuery}, sql...)); err != nil {
+		return err
+	}
+	return b.drain()
+}
+
+// drain consumes a full COM_QUERY response, returning its first error.
+func (b *Backend) drain() error {
+	var first error
+	for {
+		f, err := b.w.ReadFrameInto()
+		if err != nil {
+			return err
+		}
+		switch {
+		case f.First == wire.ErrHeader:
+			if first == nil {
+				first = wire.ParseErr(f.Payload)
+			}
+			return first
+		case f.First == wire.OKHeader:
+			if wire.OKStatus(f.Payload)&wire.StatusMoreResultsExists == 0 {
+				return first
+			}
+			continue
+		}
+		// A result set: columns, EOF, rows, EOF.
+		eofs := 0
+		for eofs < 2 {
+			f, err = b.w.ReadFrameInto()
+			if err != nil {
+				return err
+			}
+			if f.First == wire.ErrHeader {
+				return wire.ParseErr(f.Payload)
+			}
+			if wire.IsEOF(f) {
+				eofs++
+				if eofs == 2 && wire.EOFStatus(f.Payload)&wire.StatusMoreResultsExists == 0 {
+					return first
+				}
+			}
+		}
+	}
+}
+
+func (b *Backend) close() {
+	if b.w != nil {
+		_ = b.w.Close()
+	}
+}
+
+// quit says goodbye politely, then closes.
+func (b *Backend) quit() {
+	_ = b.w.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = b.command([]byte{wire.ComQuit})
+	b.close()
+}
+
+func firstByte(p []byte) byte {
+	if len(p) == 0 {
+		return 0
+	}
+	return p[0]
+}

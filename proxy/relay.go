@@ -1,0 +1,203 @@
+package proxy
+
+import (
+	"errors"
+
+	"github.com/switchyard/switchyard/wire"
+)
+
+// relayMode says how a response is shaped.
+type relayMode uint8
+
+const (
+	modeQuery   relayMode = iota // COM_QUERY / COM_STMT_EXECUTE: OK | ERR | LOCAL INFILE | result sets
+	modeExecute                  // COM_STMT_EXECUTE: as query, and a cursor ends the result after the columns
+	modeFetch                    // COM_STMT_FETCH: rows then EOF, or ERR
+	modeFields                   // COM_FIELD_LIST: column definitions then EOF, or ERR
+	modeSingle                   // one packet (COM_STATISTICS, OK/ERR answers)
+)
+
+// relayErr says which side failed during a relay and whether the client's
+// stream is still in step (an ERR packet can still be sent to it).
+type relayErr struct {
+	err     error
+	client  bool // the client side failed (gone): nothing more can be sent
+	inStep  bool // backend failed between frames: the client can get an ERR
+	nextSeq uint8
+}
+
+func (e *relayErr) Error() string { return e.err.Error() }
+func (e *relayErr) Unwrap() error { return e.err }
+
+// relay copies one command's response from the backend to the client and
+// returns the final server status. Frames are forwarded unchanged; only
+// their first bytes (and small status packets) are inspected.
+func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
+	cw := s.cw
+	var (
+		lastSeq uint8 = 0 // sequence of the client's command
+		status  uint16
+	)
+	// next reads and forwards one logical packet, returning its first frame.
+	// Continuation frames (after a frame of MaxPayload bytes) are forwarded
+	// without inspection.
+	next := func() (wire.Frame, error) {
+		f, err := be.w.RelayFrame(cw)
+		if err != nil {
+			return f, s.classify(err, f, lastSeq)
+		}
+		lastSeq = f.Seq
+		for g := f; g.Len == wire.MaxPayload; {
+			g, err = be.w.RelayFrame(cw)
+			if err != nil {
+				return f, s.classify(err, g, lastSeq)
+			}
+			lastSeq = g.Seq
+		}
+		return f, nil
+	}
+	flush := func() error {
+		if err := cw.Flush(); err != nil {
+			return &relayErr{err: err, client: true}
+		}
+		return nil
+	}
+
+	switch mode {
+	case modeSingle:
+		f, err := next()
+		if err != nil {
+			return 0, err
+		}
+		if f.First == wire.OKHeader {
+			status = wire.OKStatus(f.Payload)
+		}
+		return status, flush()
+	case modeFields:
+		for {
+			f, err := next()
+			if err != nil {
+				return 0, err
+			}
+			if f.First == wire.ErrHeader || wire.IsEOF(f) {
+				if wire.IsEOF(f) {
+					status = wire.EOFStatus(f.Payload)
+				}
+				return status, flush()
+			}
+		}
+	case modeFetch:
+		for {
+			f, err := next()
+			if err != nil {
+				return 0, err
+			}
+			if f.First == wire.ErrHeader {
+				return s.status, flush()
+			}
+			if wire.IsEOF(f) {
+				return wire.EOFStatus(f.Payload), flush()
+			}
+		}
+	}
+
+	// Query / execute: a sequence of results while MORE_RESULTS is set.
+	for {
+		f, err := next()
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case f.First == wire.OKHeader:
+			status = wire.OKStatus(f.Payload)
+			if status&wire.StatusMoreResultsExists != 0 {
+				continue
+			}
+			return status, flush()
+		case f.First == wire.ErrHeader:
+			return s.status &^ wire.StatusMoreResultsExists, flush()
+		case f.First == wire.InfileHeader && mode == modeQuery:
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			if err := s.relayInfile(be); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		// A result set: column count, then definitions, EOF, rows, EOF.
+		ncols, n := wire.LenEnc(f.Payload)
+		if n == 0 {
+			return 0, &relayErr{err: errors.New("malformed result set header from backend"), inStep: true, nextSeq: lastSeq + 1}
+		}
+		for i := uint64(0); i < ncols; i++ {
+			if _, err := next(); err != nil {
+				return 0, err
+			}
+		}
+		f, err = next() // EOF after the column definitions
+		if err != nil {
+			return 0, err
+		}
+		st := wire.EOFStatus(f.Payload)
+		if mode == modeExecute && st&wire.StatusCursorExists != 0 {
+			// Rows come later through COM_STMT_FETCH.
+			return st, flush()
+		}
+		for {
+			f, err = next()
+			if err != nil {
+				return 0, err
+			}
+			if f.First == wire.ErrHeader {
+				return s.status &^ wire.StatusMoreResultsExists, flush()
+			}
+			if wire.IsEOF(f) {
+				status = wire.EOFStatus(f.Payload)
+				break
+			}
+		}
+		if status&wire.StatusMoreResultsExists == 0 {
+			return status, flush()
+		}
+	}
+}
+
+// relayInfile forwards the client's LOAD DATA LOCAL file to the backend: data
+// packets until an empty one.
+func (s *Session) relayInfile(be *Backend) error {
+	for {
+		_ = s.cw.SetReadTimeout(s.srv.limits().ClientIdleTimeout)
+		f, err := s.cw.RelayFrame(be.w)
+		if err != nil {
+			var de *wire.DstError
+			if errors.As(err, &de) {
+				return &relayErr{err: err} // backend gone; client mid-upload
+			}
+			return &relayErr{err: err, client: true}
+		}
+		if f.Len == 0 {
+			break
+		}
+	}
+	_ = s.cw.SetReadTimeout(0)
+	if err := be.w.Flush(); err != nil {
+		return &relayErr{err: err}
+	}
+	return nil
+}
+
+// classify wraps a relay failure: a DstError means the client went away;
+// any other error is the backend's. A backend failure is "in step" when it
+// happened at a frame boundary, so the client can still be sent an ERR.
+func (s *Session) classify(err error, f wire.Frame, lastSeq uint8) error {
+	var de *wire.DstError
+	if errors.As(err, &de) {
+		return &relayErr{err: err, client: true}
+	}
+	// RelayFrame only writes a small frame once it has read all of it, and a
+	// large one as it streams: a failure inside a large frame breaks the
+	// client's stream.
+	inStep := f.Len <= 64<<10
+	return &relayErr{err: err, inStep: inStep, nextSeq: lastSeq + 1}
+}

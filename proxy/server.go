@@ -1,0 +1,466 @@
+// Package proxy is Switchyard's client-facing MySQL endpoint: the listener,
+// handshake and authentication, one Session per client, backend connection
+// pools, and the byte-exact relay of every command's answer.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/server"
+
+	"github.com/switchyard/switchyard/topology"
+	"github.com/switchyard/switchyard/wire"
+)
+
+// Limits are the run-time limits of the proxy (reloadable).
+type Limits struct {
+	MaxClientConns     int
+	MaxBackendPerNode  int
+	MaxIdlePerNode     int
+	BackendIdleTimeout time.Duration
+	ClientIdleTimeout  time.Duration
+	HandshakeTimeout   time.Duration
+	ConnectTimeout     time.Duration
+	MaxPacket          int
+}
+
+// DefaultLimits are sensible limits for tests and small deployments.
+func DefaultLimits() Limits {
+	return Limits{MaxClientConns: 4096, MaxBackendPerNode: 256, MaxIdlePerNode: 64,
+		BackendIdleTimeout: 5 * time.Minute, ClientIdleTimeout: 8 * time.Hour,
+		HandshakeTimeout: 10 * time.Second, ConnectTimeout: 3 * time.Second, MaxPacket: 1 << 30}
+}
+
+// User is an account clients log in as; backend connections log in as the
+// same account with the same password.
+type User struct {
+	Name     string
+	Password string
+	// Plugin is the authentication method asked of clients:
+	// mysql_native_password (default) or caching_sha2_password.
+	Plugin string
+}
+
+// Options configure a Server.
+type Options struct {
+	Users      []User
+	Limits     Limits
+	TLS        *tls.Config // client-facing; nil = no TLS
+	RequireTLS bool
+	// RSAKey serves caching_sha2_password full authentication without TLS;
+	// generated when nil.
+	RSAKey     *rsa.PrivateKey
+	BackendTLS *tls.Config
+	// ServerVersion is announced to clients; it should be the backends' version.
+	ServerVersion string
+	Topology      *topology.Store
+	Logger        *slog.Logger
+}
+
+// Server accepts client connections and runs their sessions.
+type Server struct {
+	gs       *server.Server
+	topo     *topology.Store
+	log      *slog.Logger
+	tlsReq   bool
+	beTLS    *tls.Config
+	lim      atomic.Pointer[Limits]
+	users    atomic.Pointer[map[string]User]
+	draining atomic.Bool
+
+	mu       sync.Mutex
+	sessions map[uint32]*Session
+	pools    map[string]*Pool // by node name
+	addrs    map[string]string
+	nconns   atomic.Int64
+	wg       sync.WaitGroup
+	lnMu     sync.Mutex
+	lns      []net.Listener
+	stats    Stats
+}
+
+// Stats are server-wide counters.
+type Stats struct {
+	Accepted, Rejected, AuthFailures atomic.Uint64
+}
+
+// New builds a server. It does not listen yet.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Topology == nil {
+		return nil, errors.New("proxy: no topology store")
+	}
+	if o.ServerVersion == "" {
+		o.ServerVersion = "5.5.5-10.11.0-MariaDB-switchyard"
+	}
+	if o.RSAKey == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate RSA key: %w", err)
+		}
+		o.RSAKey = k
+	}
+	gs := server.NewServer(o.ServerVersion, gmysql.DEFAULT_COLLATION_ID, gmysql.AUTH_NATIVE_PASSWORD, o.RSAKey, o.TLS)
+	if err := gs.SetCapability(gmysql.CLIENT_LOCAL_FILES); err != nil {
+		return nil, err
+	}
+	s := &Server{gs: gs, topo: o.Topology, log: o.Logger, tlsReq: o.RequireTLS, beTLS: o.BackendTLS,
+		sessions: make(map[uint32]*Session), pools: make(map[string]*Pool), addrs: make(map[string]string)}
+	lim := o.Limits
+	if lim == (Limits{}) {
+		lim = DefaultLimits()
+	}
+	s.lim.Store(&lim)
+	s.SetUsers(o.Users)
+	return s, nil
+}
+
+func (s *Server) limits() *Limits { return s.lim.Load() }
+
+// SetLimits applies new limits (reload).
+func (s *Server) SetLimits(l Limits) {
+	s.lim.Store(&l)
+	s.mu.Lock()
+	for _, p := range s.pools {
+		p.SetLimits(s.poolLimits())
+	}
+	s.mu.Unlock()
+}
+
+// SetUsers replaces the user list (reload). Sessions already logged in stay.
+func (s *Server) SetUsers(users []User) {
+	m := make(map[string]User, len(users))
+	for _, u := range users {
+		if u.Plugin == "" {
+			u.Plugin = gmysql.AUTH_NATIVE_PASSWORD
+		}
+		m[u.Name] = u
+	}
+	s.users.Store(&m)
+}
+
+func (s *Server) password(user string) (string, bool) {
+	u, ok := (*s.users.Load())[user]
+	return u.Password, ok
+}
+
+func (s *Server) poolLimits() PoolLimits {
+	l := s.limits()
+	return PoolLimits{MaxOpen: l.MaxBackendPerNode, MaxIdle: l.MaxIdlePerNode, IdleTimeout: l.BackendIdleTimeout,
+		ConnectTimeout: l.ConnectTimeout, PingAfter: 10 * time.Second}
+}
+
+// pool returns the pool of a node, nil if unknown.
+func (s *Server) pool(node string) *Pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pools[node]
+}
+
+// poolFor returns (creating) the pool for a node at addr; a node whose
+// address changed gets a fresh pool.
+func (s *Server) poolFor(node, addr string) *Pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pools[node]; ok && s.addrs[node] == addr {
+		return p
+	} else if ok {
+		go p.Close()
+	}
+	p := newPool(node, addr, s.beTLS, s.poolLimits(), s.log.With("node", node))
+	s.pools[node] = p
+	s.addrs[node] = addr
+	return p
+}
+
+// masterPool returns the pool of the current master.
+func (s *Server) masterPool(ctx context.Context) (string, *Pool, error) {
+	snap := s.topo.Load()
+	m, ok := snap.Master()
+	if !ok {
+		return "", nil, wire.NewError(crConnHostError, "HY000", "switchyard: no master is known at the moment; try again")
+	}
+	return m.Name, s.poolFor(m.Name, m.Address), nil
+}
+
+// Pools returns the pools' statistics by node name.
+func (s *Server) Pools() map[string]PoolStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]PoolStats, len(s.pools))
+	for n, p := range s.pools {
+		out[n] = p.Stats()
+	}
+	return out
+}
+
+// Sessions returns a snapshot of the live sessions, by id.
+func (s *Server) Sessions() []SessionInfo {
+	s.mu.Lock()
+	list := make([]*Session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		list = append(list, ss)
+	}
+	s.mu.Unlock()
+	out := make([]SessionInfo, 0, len(list))
+	for _, ss := range list {
+		out = append(out, ss.Info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Serve accepts clients on ln until ctx ends or Shutdown is called.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.lnMu.Lock()
+	s.lns = append(s.lns, ln)
+	s.lnMu.Unlock()
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	reapDone := make(chan struct{})
+	defer close(reapDone)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-reapDone:
+				return
+			case now := <-t.C:
+				s.mu.Lock()
+				ps := make([]*Pool, 0, len(s.pools))
+				for _, p := range s.pools {
+					ps = append(ps, p)
+				}
+				s.mu.Unlock()
+				for _, p := range ps {
+					p.Reap(now)
+				}
+			}
+		}
+	}()
+	var tempDelay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.draining.Load() || ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				time.Sleep(tempDelay)
+				continue
+			}
+			// EMFILE and friends: back off instead of spinning.
+			s.log.Warn("accept failed", "err", err)
+			tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+			time.Sleep(tempDelay)
+			continue
+		}
+		tempDelay = 0
+		s.stats.Accepted.Add(1)
+		if n := s.nconns.Add(1); int(n) > s.limits().MaxClientConns {
+			s.nconns.Add(-1)
+			s.stats.Rejected.Add(1)
+			go rejectTooMany(nc)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.nconns.Add(-1)
+			s.handle(ctx, nc)
+		}()
+	}
+}
+
+// rejectTooMany answers a connection over the limit with error 1040 in place
+// of the handshake, as MySQL does.
+func rejectTooMany(nc net.Conn) {
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(time.Second))
+	w := wire.NewConn(nc, 512)
+	_ = w.WriteError(wire.NewError(erConCount, "08004", "Too many connections"))
+}
+
+// handle authenticates a client and runs its session.
+func (s *Server) handle(ctx context.Context, nc net.Conn) {
+	remote := nc.RemoteAddr().String()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetKeepAlive(true)
+	}
+	_ = nc.SetDeadline(time.Now().Add(s.limits().HandshakeTimeout))
+	ah := &authHandler{srv: s, remote: remote}
+	h := &handshakeHandler{}
+	sc, err := s.gs.NewCustomizedConn(&capConn{Conn: nc}, ah, h)
+	if err != nil {
+		// go-mysql already sent the error packet (1045 for a bad password)
+		// and closed the connection.
+		s.log.Debug("handshake failed", "client", remote, "err", err)
+		return
+	}
+	raw := sc.Conn.Conn // the socket, after any TLS upgrade
+	_ = raw.SetDeadline(time.Time{})
+	_, isTLS := raw.(*tls.Conn)
+	sess := &Session{
+		id:      sc.ConnectionID(),
+		srv:     s,
+		sc:      sc,
+		cw:      wire.NewConn(raw, 16<<10),
+		user:    sc.GetUser(),
+		caps:    sc.Capability(),
+		coll:    sc.Charset(),
+		db:      h.db,
+		remote:  remote,
+		status:  wire.StatusAutocommit,
+		stmts:   make(map[uint32]*stmtInfo),
+		started: time.Now(),
+	}
+	sess.log = s.log.With("session", sess.id, "user", sess.user, "client", remote)
+	if s.tlsReq && !isTLS {
+		sess.cw.Seq = 2
+		_ = sess.cw.WriteError(wire.NewError(erSecureTransport, "HY000", "Connections using insecure transport are prohibited: this Switchyard requires TLS (tls.require)"))
+		sc.Close()
+		return
+	}
+	if !s.addSession(sess) {
+		sc.Close()
+		return
+	}
+	sess.log.Debug("session start", "db", sess.db, "tls", isTLS)
+	sess.run(ctx)
+}
+
+func (s *Server) addSession(ss *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.sessions[ss.id] = ss
+	return true
+}
+
+func (s *Server) removeSession(ss *Session) {
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	s.mu.Unlock()
+}
+
+func (s *Server) session(id uint32) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+// Shutdown stops accepting, lets running statements finish until ctx ends,
+// then closes every session and pool.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.lnMu.Lock()
+	for _, ln := range s.lns {
+		_ = ln.Close()
+	}
+	s.lnMu.Unlock()
+	// Idle sessions are waiting for a command: wake them by closing their
+	// read side now; busy ones notice draining after their statement.
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.sessions)
+		for _, ss := range s.sessions {
+			if !ss.busy.Load() {
+				_ = ss.cw.SetReadDeadline(time.Now())
+			}
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for _, ss := range s.sessions {
+				_ = ss.cw.Close()
+			}
+			s.mu.Unlock()
+			s.closePools()
+			return fmt.Errorf("shutdown: %d sessions still running: %w", n, ctx.Err())
+		case <-t.C:
+		}
+	}
+	s.closePools()
+	return nil
+}
+
+func (s *Server) closePools() {
+	s.mu.Lock()
+	ps := make([]*Pool, 0, len(s.pools))
+	for _, p := range s.pools {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		p.Close()
+	}
+}
+
+// Wait waits for every session goroutine to end.
+func (s *Server) Wait() { s.wg.Wait() }
+
+// authHandler checks clients against the configured users. An unknown user
+// gets the same 1045 as a wrong password, so user names cannot be probed.
+type authHandler struct {
+	srv    *Server
+	remote string
+}
+
+func (a *authHandler) GetCredential(username string) (server.Credential, bool, error) {
+	u, ok := (*a.srv.users.Load())[username]
+	if !ok {
+		// A random password nobody knows: the check fails with 1045.
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		return server.Credential{Passwords: []string{hex.EncodeToString(b)}, AuthPluginName: gmysql.AUTH_NATIVE_PASSWORD}, true, nil
+	}
+	return server.Credential{Passwords: []string{u.Password}, AuthPluginName: u.Plugin}, true, nil
+}
+
+func (a *authHandler) OnAuthSuccess(c *server.Conn) error { return nil }
+
+func (a *authHandler) OnAuthFailure(c *server.Conn, err error) {
+	a.srv.stats.AuthFailures.Add(1)
+	a.srv.log.Warn("client authentication failed", "user", c.GetUser(), "client", a.remote)
+}
+
+// handshakeHandler only records the database named in the handshake; the
+// session runs commands itself.
+type handshakeHandler struct {
+	server.EmptyHandler
+	db string
+}
+
+func (h *handshakeHandler) UseDB(db string) error {
+	h.db = db
+	return nil
+}

@@ -1,0 +1,268 @@
+package proxy
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/switchyard/switchyard/wire"
+)
+
+// Prepared statements have virtual ids: the client sees ids the session
+// hands out, and each backend connection prepares the statement lazily the
+// first time it has to run it. The SQL text and the last bound parameter
+// types are kept so a statement can be prepared again on another backend.
+
+// prepare handles COM_STMT_PREPARE: it prepares on the backend, rewrites the
+// statement id in the answer, and relays the parameter and column definitions.
+func (s *Session) prepare(ctx context.Context, pkt []byte) error {
+	be, err := s.backend(ctx)
+	if err != nil {
+		return s.writeBackendErr(err)
+	}
+	sql := append([]byte(nil), pkt[1:]...)
+	s.setCurrent(be, "PREPARE "+string(sql))
+	if err := be.command(pkt); err != nil {
+		s.dropBackend(true)
+		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+	}
+	p, err := be.w.ReadPacket(0)
+	if err != nil {
+		s.dropBackend(true)
+		return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, err))
+	}
+	if len(p) == 0 || p[0] != wire.OKHeader || len(p) < 12 {
+		// ERR (or something unexpected): pass it on as it is.
+		s.cw.Seq = be.w.Seq - 1
+		if err := s.cw.WritePacket(p); err != nil {
+			return err
+		}
+		return s.cw.Flush()
+	}
+	backendID := binary.LittleEndian.Uint32(p[1:5])
+	numCols := binary.LittleEndian.Uint16(p[5:7])
+	numParams := binary.LittleEndian.Uint16(p[7:9])
+	s.nextStmt++
+	vid := s.nextStmt
+	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, numParams: numParams, numCols: numCols}
+	s.lastStmt = vid
+	be.stmts[vid] = &backendStmt{id: backendID}
+	binary.LittleEndian.PutUint32(p[1:5], vid)
+	s.cw.Seq = be.w.Seq - 1
+	if err := s.cw.WritePacket(p); err != nil {
+		return err
+	}
+	// Parameter definitions + EOF, column definitions + EOF.
+	frames := 0
+	if numParams > 0 {
+		frames += int(numParams) + 1
+	}
+	if numCols > 0 {
+		frames += int(numCols) + 1
+	}
+	lastSeq := s.cw.Seq - 1
+	for i := 0; i < frames; i++ {
+		f, err := be.w.RelayFrame(s.cw)
+		if err != nil {
+			_, rerr := s.finishRelayErr(be, s.classify(err, f, lastSeq))
+			return rerr
+		}
+		lastSeq = f.Seq
+	}
+	return s.cw.Flush()
+}
+
+// finishRelayErr handles a failure in a hand-rolled relay loop the same way
+// finishRelay does.
+func (s *Session) finishRelayErr(be *Backend, err error) (cmdStatus, error) {
+	var re *relayErr
+	if errors.As(err, &re) && !re.client && re.inStep {
+		s.dropBackend(true)
+		s.cw.Seq = re.nextSeq
+		return cmdStatus{}, s.cw.WriteError(wire.NewError(crServerLost, "HY000",
+			"Lost connection to MySQL server during query (switchyard: backend %s failed: %v)", be.node, re.err))
+	}
+	s.dropBackend(true)
+	return cmdStatus{}, err
+}
+
+// lookupStmt resolves the statement id at pkt[1:5]; MariaDB's id -1 means
+// the statement prepared last.
+func (s *Session) lookupStmt(pkt []byte) (*stmtInfo, bool) {
+	if len(pkt) < 5 {
+		return nil, false
+	}
+	id := binary.LittleEndian.Uint32(pkt[1:5])
+	if id == 0xffffffff {
+		id = s.lastStmt
+	}
+	st, ok := s.stmts[id]
+	return st, ok
+}
+
+// ensurePrepared makes sure be has st prepared and returns its id there.
+func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error) {
+	if bs, ok := be.stmts[st.id]; ok {
+		return bs, nil
+	}
+	if err := be.command(append([]byte{wire.ComStmtPrepare}, st.sql...)); err != nil {
+		return nil, err
+	}
+	p, err := be.w.ReadPacket(0)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) > 0 && p[0] == wire.ErrHeader {
+		return nil, wire.ParseErr(p)
+	}
+	if len(p) < 12 || p[0] != wire.OKHeader {
+		return nil, fmt.Errorf("unexpected prepare answer 0x%02x", firstByte(p))
+	}
+	bs := &backendStmt{id: binary.LittleEndian.Uint32(p[1:5])}
+	numCols := binary.LittleEndian.Uint16(p[5:7])
+	numParams := binary.LittleEndian.Uint16(p[7:9])
+	frames := 0
+	if numParams > 0 {
+		frames += int(numParams) + 1
+	}
+	if numCols > 0 {
+		frames += int(numCols) + 1
+	}
+	for i := 0; i < frames; i++ {
+		if _, err := be.w.ReadFrameInto(); err != nil {
+			return nil, err
+		}
+	}
+	be.stmts[st.id] = bs
+	return bs, nil
+}
+
+// execute handles COM_STMT_EXECUTE.
+func (s *Session) execute(ctx context.Context, pkt []byte) error {
+	st, ok := s.lookupStmt(pkt)
+	if !ok {
+		return s.writeErr(errUnknownStmt(stmtID(pkt), "mysqld_stmt_execute"))
+	}
+	be, err := s.backend(ctx)
+	if err != nil {
+		return s.writeBackendErr(err)
+	}
+	bs, err := s.ensurePrepared(be, st)
+	if err != nil {
+		return s.prepareFailed(be, err)
+	}
+	out := pkt
+	// Parameter types: the client sends them only when they change; a
+	// backend that has not seen them yet needs them inserted.
+	if n := int(st.numParams); n > 0 {
+		nb := (n + 7) / 8
+		flagAt := 10 + nb
+		if len(pkt) < flagAt+1 {
+			return s.writeErr(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
+		}
+		if pkt[flagAt] == 1 {
+			if len(pkt) < flagAt+1+2*n {
+				return s.writeErr(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
+			}
+			st.paramTypes = append(st.paramTypes[:0], pkt[flagAt+1:flagAt+1+2*n]...)
+			bs.typesSent = true
+		} else if !bs.typesSent && len(st.paramTypes) == 2*n {
+			out = make([]byte, 0, len(pkt)+2*n)
+			out = append(out, pkt[:flagAt]...)
+			out = append(out, 1)
+			out = append(out, st.paramTypes...)
+			out = append(out, pkt[flagAt+1:]...)
+			bs.typesSent = true
+		}
+	}
+	binary.LittleEndian.PutUint32(out[1:5], bs.id)
+	s.setCurrent(be, "EXECUTE "+string(st.sql))
+	if err := be.command(out); err != nil {
+		s.dropBackend(true)
+		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+	}
+	_, err = s.finishRelay(be, modeExecute)
+	return err
+}
+
+func (s *Session) prepareFailed(be *Backend, err error) error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return s.writeErr(we)
+	}
+	s.dropBackend(true)
+	return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+}
+
+// stmtForward handles COM_STMT_FETCH and COM_STMT_RESET: rewrite the id and relay.
+func (s *Session) stmtForward(ctx context.Context, pkt []byte, mode relayMode, op string) error {
+	st, ok := s.lookupStmt(pkt)
+	if !ok {
+		return s.writeErr(errUnknownStmt(stmtID(pkt), op))
+	}
+	be, err := s.backend(ctx)
+	if err != nil {
+		return s.writeBackendErr(err)
+	}
+	bs, err := s.ensurePrepared(be, st)
+	if err != nil {
+		return s.prepareFailed(be, err)
+	}
+	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
+	if err := be.command(pkt); err != nil {
+		s.dropBackend(true)
+		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+	}
+	_, err = s.finishRelay(be, mode)
+	return err
+}
+
+// sendLongData handles COM_STMT_SEND_LONG_DATA, which has no answer.
+func (s *Session) sendLongData(ctx context.Context, pkt []byte) error {
+	st, ok := s.lookupStmt(pkt)
+	if !ok {
+		return nil // the error surfaces at execute, as on a server
+	}
+	be, err := s.backend(ctx)
+	if err != nil {
+		return nil
+	}
+	bs, err := s.ensurePrepared(be, st)
+	if err != nil {
+		return nil
+	}
+	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
+	if err := be.command(pkt); err != nil {
+		s.dropBackend(true)
+	}
+	return nil
+}
+
+// closeStmt handles COM_STMT_CLOSE (no answer): forget the statement and
+// close it on the backend that has it.
+func (s *Session) closeStmt(pkt []byte) {
+	st, ok := s.lookupStmt(pkt)
+	if !ok {
+		return
+	}
+	delete(s.stmts, st.id)
+	if be := s.be; be != nil {
+		if bs, ok := be.stmts[st.id]; ok {
+			delete(be.stmts, st.id)
+			var b [5]byte
+			b[0] = wire.ComStmtClose
+			binary.LittleEndian.PutUint32(b[1:], bs.id)
+			if err := be.command(b[:]); err != nil {
+				s.dropBackend(true)
+			}
+		}
+	}
+}
+
+func stmtID(pkt []byte) uint32 {
+	if len(pkt) < 5 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(pkt[1:5])
+}

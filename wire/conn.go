@@ -1,0 +1,251 @@
+// Package wire is the MySQL packet layer Switchyard relays with: buffered
+// framing over a net.Conn, frame-at-a-time copying for flat memory on large
+// results, and the few packets (OK, ERR, EOF) the proxy reads or writes itself.
+package wire
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// MaxPayload is the largest payload of one frame; a logical packet of this
+// size or more continues in the next frame.
+const MaxPayload = 1<<24 - 1
+
+// ErrPacketTooLarge is returned when a logical packet exceeds the reader's limit.
+var ErrPacketTooLarge = errors.New("packet too large")
+
+// Conn frames MySQL packets over a net.Conn with buffered reads and writes.
+// It is not safe for concurrent use; one goroutine owns each direction.
+type Conn struct {
+	net.Conn
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	hdr [4]byte
+	// Seq is the sequence number of the next packet to write.
+	Seq uint8
+	buf []byte // reusable payload buffer for small packets
+}
+
+// NewConn wraps c with buffers of the given size (64 KiB when zero).
+func NewConn(c net.Conn, bufSize int) *Conn {
+	if bufSize <= 0 {
+		bufSize = 64 << 10
+	}
+	return &Conn{Conn: c, br: bufio.NewReaderSize(c, bufSize), bw: bufio.NewWriterSize(c, bufSize)}
+}
+
+// ReadHeader reads one frame header and returns the payload length and sequence.
+func (c *Conn) ReadHeader() (int, uint8, error) {
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+		return 0, 0, err
+	}
+	n := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+	return n, c.hdr[3], nil
+}
+
+// ReadPacket reads one logical packet (joining continuation frames), refusing
+// packets larger than limit bytes (no limit when limit <= 0). The returned
+// slice is owned by the caller only until the next read on c.
+func (c *Conn) ReadPacket(limit int) ([]byte, error) {
+	c.buf = c.buf[:0]
+	for {
+		n, seq, err := c.ReadHeader()
+		if err != nil {
+			return nil, err
+		}
+		c.Seq = seq + 1
+		if limit > 0 && len(c.buf)+n > limit {
+			// Drain what the peer sent so the error can still be reported
+			// in step, without holding it in memory.
+			if _, err := io.CopyN(io.Discard, c.br, int64(n)); err != nil {
+				return nil, err
+			}
+			for n == MaxPayload {
+				if n, _, err = c.ReadHeader(); err != nil {
+					return nil, err
+				}
+				if _, err := io.CopyN(io.Discard, c.br, int64(n)); err != nil {
+					return nil, err
+				}
+			}
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrPacketTooLarge, limit)
+		}
+		start := len(c.buf)
+		if cap(c.buf)-start < n {
+			nb := make([]byte, start, start+n)
+			copy(nb, c.buf)
+			c.buf = nb
+		}
+		c.buf = c.buf[:start+n]
+		if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
+			return nil, err
+		}
+		if n < MaxPayload {
+			break
+		}
+	}
+	p := c.buf
+	if cap(c.buf) > 1<<20 {
+		// Do not keep a huge buffer alive for the life of the connection.
+		c.buf = nil
+	}
+	return p, nil
+}
+
+// WritePacket writes payload as one logical packet (splitting frames as needed)
+// into the write buffer, using and advancing c.Seq. Call Flush to send.
+func (c *Conn) WritePacket(payload []byte) error {
+	for {
+		n := len(payload)
+		if n > MaxPayload {
+			n = MaxPayload
+		}
+		h := [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
+		if _, err := c.bw.Write(h[:]); err != nil {
+			return err
+		}
+		if _, err := c.bw.Write(payload[:n]); err != nil {
+			return err
+		}
+		c.Seq++
+		payload = payload[n:]
+		if n < MaxPayload {
+			return nil
+		}
+	}
+}
+
+// WriteFrame writes a raw frame (header included) unchanged.
+func (c *Conn) WriteFrame(frame []byte) error {
+	_, err := c.bw.Write(frame)
+	return err
+}
+
+// Flush sends buffered writes.
+func (c *Conn) Flush() error { return c.bw.Flush() }
+
+// Buffered reports whether unread bytes are waiting in the read buffer.
+func (c *Conn) Buffered() int { return c.br.Buffered() }
+
+// Frame is one frame relayed by Relay: its header facts and, when the payload
+// is small, the payload itself (valid until the next read).
+type Frame struct {
+	Len     int
+	Seq     uint8
+	Payload []byte // nil when the frame was streamed (larger than the peek limit)
+	First   byte   // first payload byte (0 for an empty frame)
+}
+
+// peekLimit bounds the payload kept in memory per relayed frame; larger
+// frames are streamed through.
+const peekLimit = 64 << 10
+
+// RelayFrame copies one frame from c to dst unchanged and reports it. Small
+// payloads are returned for inspection; large ones are streamed with only the
+// first byte kept, so memory stays flat whatever the result size.
+func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
+	n, seq, err := c.ReadHeader()
+	if err != nil {
+		return Frame{}, err
+	}
+	f := Frame{Len: n, Seq: seq}
+	if n <= peekLimit {
+		// Small frames are read whole before anything is written, so a
+		// failure leaves the destination's stream at a frame boundary.
+		if cap(c.buf) < n+4 {
+			c.buf = make([]byte, n+4, max(n+4, 4096))
+		}
+		p := c.buf[:n+4]
+		copy(p, c.hdr[:])
+		if _, err := io.ReadFull(c.br, p[4:]); err != nil {
+			return f, err
+		}
+		if err := dst.WriteFrame(p); err != nil {
+			return f, &DstError{err}
+		}
+		p = p[4:]
+		f.Payload = p
+		if n > 0 {
+			f.First = p[0]
+		}
+		return f, nil
+	}
+	b, err := c.br.Peek(1)
+	if err != nil {
+		return f, err
+	}
+	f.First = b[0]
+	if err := dst.WriteFrame(c.hdr[:]); err != nil {
+		return f, &DstError{err}
+	}
+	return f, c.copyN(dst, n)
+}
+
+// copyN streams n payload bytes to dst through a fixed chunk, telling a read
+// failure (ours) from a write failure (the destination's).
+func (c *Conn) copyN(dst *Conn, n int) error {
+	var chunk [16 << 10]byte
+	for n > 0 {
+		k := min(n, len(chunk))
+		if _, err := io.ReadFull(c.br, chunk[:k]); err != nil {
+			return err
+		}
+		if _, err := dst.bw.Write(chunk[:k]); err != nil {
+			return &DstError{err}
+		}
+		n -= k
+	}
+	return nil
+}
+
+// ReadFrameInto reads one frame's payload (no reassembly) for the proxy's own
+// use, e.g. consuming a response nobody relays. Large payloads are discarded
+// except for their first byte.
+func (c *Conn) ReadFrameInto() (Frame, error) {
+	n, seq, err := c.ReadHeader()
+	if err != nil {
+		return Frame{}, err
+	}
+	f := Frame{Len: n, Seq: seq}
+	if n <= peekLimit {
+		if cap(c.buf) < n {
+			c.buf = make([]byte, n, max(n, 4096))
+		}
+		p := c.buf[:n]
+		if _, err := io.ReadFull(c.br, p); err != nil {
+			return f, err
+		}
+		f.Payload = p
+		if n > 0 {
+			f.First = p[0]
+		}
+		return f, nil
+	}
+	b, err := c.br.Peek(1)
+	if err != nil {
+		return f, err
+	}
+	f.First = b[0]
+	_, err = io.CopyN(io.Discard, c.br, int64(n))
+	return f, err
+}
+
+// DstError marks a failure to write to the relay destination, so callers can
+// tell a broken client from a broken backend.
+type DstError struct{ Err error }
+
+func (e *DstError) Error() string { return "write to peer: " + e.Err.Error() }
+func (e *DstError) Unwrap() error { return e.Err }
+
+// SetDeadlines sets the read deadline to now+d (no deadline when d <= 0).
+func (c *Conn) SetReadTimeout(d time.Duration) error {
+	if d <= 0 {
+		return c.SetReadDeadline(time.Time{})
+	}
+	return c.SetReadDeadline(time.Now().Add(d))
+}
