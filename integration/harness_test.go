@@ -32,7 +32,7 @@ type envOptions struct {
 	proxy   func(*proxy.Options)
 }
 
-func startEnv(t *testing.T, o envOptions) *env {
+func startEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.cluster.Replicas == 0 {
 		o.cluster.Replicas = -1 // most proxy-core tests need only the master
@@ -42,7 +42,7 @@ func startEnv(t *testing.T, o envOptions) *env {
 	return startProxyFor(t, c, o)
 }
 
-func startProxyFor(t *testing.T, c *cluster.Cluster, o envOptions) *env {
+func startProxyFor(t testing.TB, c *cluster.Cluster, o envOptions) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := topology.NewStore(nil)
@@ -122,7 +122,7 @@ func (e *env) directDSN(params string) string {
 	return d
 }
 
-func openDB(t *testing.T, dsn string) *sql.DB {
+func openDB(t testing.TB, dsn string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -132,7 +132,7 @@ func openDB(t *testing.T, dsn string) *sql.DB {
 	return db
 }
 
-func mustExec(t *testing.T, db interface {
+func mustExec(t testing.TB, db interface {
 	Exec(string, ...any) (sql.Result, error)
 }, q string, args ...any) sql.Result {
 	t.Helper()
@@ -144,7 +144,7 @@ func mustExec(t *testing.T, db interface {
 }
 
 // ensureTestDB creates the `test` database on the master (as admin).
-func ensureTestDB(t *testing.T, c *cluster.Cluster) {
+func ensureTestDB(t testing.TB, c *cluster.Cluster) {
 	t.Helper()
 	a := c.Users.Admin
 	db := openDB(t, a.Name+":"+a.Password+"@tcp("+c.Master().Addr()+")/")
@@ -158,7 +158,7 @@ func mysqlErrNo(err error) uint16 {
 	return 0
 }
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

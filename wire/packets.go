@@ -233,4 +233,3 @@ func (c *Conn) WriteError(e *Error) error {
 	}
 	return c.Flush()
 }
-

@@ -1,0 +1,43 @@
+# Switchyard: `make demo` and `make test` are the two commands a new user needs.
+GO       ?= go
+BIN      := bin/switchyard
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+GOTESTFLAGS ?= -race -timeout 40m
+
+.PHONY: all build demo test vet bench fuzz clean deps
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/switchyard
+
+deps:
+	./scripts/ensure-deps.sh
+
+# A sandbox cluster (1 master + 2 replicas) with the proxy in front.
+demo: deps build
+	./$(BIN) sandbox $(DEMO_FLAGS)
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every test, the integration tests against real MariaDB servers included.
+test:
+	./scripts/ensure-deps.sh sysbench
+	$(MAKE) vet
+	$(GO) test $(GOTESTFLAGS) ./...
+
+# Short fuzzing runs of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin
