@@ -3,14 +3,17 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/charset"
 
+	"github.com/switchyard/switchyard/gtid"
 	"github.com/switchyard/switchyard/wire"
 )
 
@@ -26,6 +29,9 @@ type poolKey struct {
 	user      string
 	caps      uint32 // subset of relayCaps
 	collation uint8
+	// db is the default database: a reset keeps it, so connections are
+	// pooled by it and no client inherits another's database.
+	db string
 }
 
 // Backend is one authenticated connection to a database server.
@@ -44,6 +50,107 @@ type Backend struct {
 	// dirty is set once the connection carried client traffic; it needs a
 	// reset before another client may use it.
 	dirty bool
+	// applied counts the session's replayed SET statements this connection
+	// has run (the session resets it when it takes the connection).
+	applied int
+	// tracks: session tracking of the write GTID is on; gtidVar names the
+	// tracked variable ("last_gtid" on MariaDB, "" for MySQL's GTID tracker).
+	tracks  bool
+	gtidVar string
+	// wasMaster: the session used this connection as its master connection.
+	wasMaster bool
+}
+
+// flavor is the GTID flavour of the server.
+func (b *Backend) flavor() gtid.Flavor {
+	if strings.Contains(b.version, "MariaDB") {
+		return gtid.MariaDB
+	}
+	return gtid.MySQL
+}
+
+// enableTracking asks the server to report each write's GTID in the OK
+// packet (session tracking), for read-your-writes.
+func (b *Backend) enableTracking() error {
+	b.tracks = false
+	if b.key.caps&wire.ClientSessionTrack == 0 {
+		return nil
+	}
+	var q string
+	if b.flavor() == gtid.MariaDB {
+		q = "SET SESSION session_track_system_variables = CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')"
+		b.gtidVar = "last_gtid"
+	} else {
+		q = "SET SESSION session_track_gtids = 'OWN_GTID'"
+		b.gtidVar = ""
+	}
+	if err := b.query(q); err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return nil // an old server: no tracking, reads after writes go to the master
+		}
+		return err
+	}
+	b.tracks = true
+	return nil
+}
+
+// waitGTID waits until the server has applied pos, at most timeout.
+func (b *Backend) waitGTID(pos gtid.Set, timeout time.Duration) (bool, error) {
+	secs := fmt.Sprintf("%.3f", timeout.Seconds())
+	var q string
+	if pos.Flavor() == gtid.MariaDB {
+		q = "SELECT MASTER_GTID_WAIT('" + pos.String() + "', " + secs + ")"
+	} else {
+		q = "SELECT WAIT_FOR_EXECUTED_GTID_SET('" + pos.String() + "', " + secs + ")"
+	}
+	v, err := b.queryValue(q)
+	if err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return false, nil
+		}
+		return false, err
+	}
+	return v == "0", nil
+}
+
+// queryValue runs a query returning one row of one column and returns it.
+func (b *Backend) queryValue(sql string) (string, error) {
+	if err := b.command(append([]byte{wire.ComQuery}, sql...)); err != nil {
+		return "", err
+	}
+	var val string
+	row := 0
+	eofs := 0
+	for {
+		p, err := b.w.ReadPacket(0)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case len(p) > 0 && p[0] == wire.ErrHeader:
+			return "", wire.ParseErr(p)
+		case len(p) > 0 && p[0] == wire.OKHeader && eofs == 0 && row == 0:
+			return "", nil
+		case len(p) > 0 && p[0] == wire.EOFHeader && len(p) < 9:
+			eofs++
+			if eofs == 2 {
+				if wire.EOFStatus(p)&wire.StatusMoreResultsExists != 0 {
+					return "", errors.New("unexpected extra result")
+				}
+				return val, nil
+			}
+		case eofs == 1:
+			if row == 0 && len(p) > 0 && p[0] != 0xfb {
+				n, k := wire.LenEnc(p)
+				if k > 0 && uint64(len(p)-k) >= n {
+					val = string(p[k : k+int(n)])
+				}
+			}
+			row++
+		}
+	}
 }
 
 type backendStmt struct {
@@ -87,7 +194,7 @@ func dialBackend(ctx context.Context, node, addr string, key poolKey, password s
 	defer cancel()
 	d := &net.Dialer{Timeout: timeout}
 	// The dial context bounds the TCP connect; the handshake is bounded by a deadline.
-	cc, err := client.ConnectWithDialer(dctx, "tcp", addr, key.user, password, "", func(ctx context.Context, network, address string) (net.Conn, error) {
+	cc, err := client.ConnectWithDialer(dctx, "tcp", addr, key.user, password, key.db, func(ctx context.Context, network, address string) (net.Conn, error) {
 		nc, err := d.DialContext(ctx, network, address)
 		if err != nil {
 			return nil, err
@@ -105,16 +212,22 @@ func dialBackend(ctx context.Context, node, addr string, key poolKey, password s
 		_ = tc.SetKeepAlive(true)
 	}
 	now := time.Now()
-	return &Backend{
+	b := &Backend{
 		node:     node,
 		key:      key,
 		w:        wire.NewConn(nc, 0),
 		threadID: cc.GetConnectionID(),
+		db:       key.db,
 		version:  cc.GetServerVersion(),
 		created:  now,
 		lastUsed: now,
 		stmts:    make(map[uint32]*backendStmt),
-	}, nil
+	}
+	if err := b.enableTracking(); err != nil {
+		b.close()
+		return nil, fmt.Errorf("set up %s: %w", node, err)
+	}
+	return b, nil
 }
 
 // unwrapMySQL turns go-mysql's traced errors into the plain MySQL error when

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"time"
 
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/wire"
 )
 
@@ -71,8 +72,14 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 		return errQuit
 	}
 	// Start over: the old backend goes back (reset), statements are gone.
-	s.dropBackend(false)
+	s.dropAll(false)
 	clear(s.stmts)
+	s.replay = s.replay[:0]
+	s.pins = 0
+	s.refreshPinned()
+	clear(s.prepNames)
+	s.txNode, s.txLost, s.lastNode, s.replicaNode = "", "", "", ""
+	s.autocommit = true
 	s.mu.Lock()
 	s.user = user
 	s.db = db
@@ -82,7 +89,7 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 	s.log = s.srv.log.With("session", s.id, "user", user, "client", s.remote)
 	if db != "" {
 		// Check the database exists by connecting now.
-		if _, err := s.backend(ctx); err != nil {
+		if _, _, err := s.pick(ctx, router.RouteMaster); err != nil {
 			return s.writeBackendErr(err)
 		}
 	}

@@ -37,6 +37,8 @@ const (
 	erUnknownStmt       = 1243
 	erMalformed         = 1835
 	erSecureTransport   = 3159
+	erLockWaitTimeout   = 1205
+	erLockDeadlock      = 1213
 	crServerLost        = 2013
 	crConnHostError     = 2003
 )

@@ -48,7 +48,13 @@ func (s *Session) kill(ctx context.Context, id uint32, query bool) error {
 	if target == nil {
 		return s.writeErr(wire.NewError(erNoSuchThread, "HY000", "Unknown thread id: %d", id))
 	}
-	if target.user != s.user {
+	target.mu.Lock()
+	owner := target.user
+	target.mu.Unlock()
+	s.mu.Lock()
+	me := s.user
+	s.mu.Unlock()
+	if owner != me {
 		return s.writeErr(wire.NewError(erKillDenied, "HY000", "You are not owner of thread %d", id))
 	}
 	if target == s {

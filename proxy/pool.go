@@ -179,14 +179,21 @@ func (p *Pool) Put(b *Backend, broken bool) {
 			p.discard(b)
 			return
 		}
-		// The reset drops prepared statements and temporary state.
+		// The reset drops prepared statements and temporary state, and
+		// session tracking with them.
 		clear(b.stmts)
 		b.dirty = false
+		b.wasMaster = false
+		if err := b.enableTracking(); err != nil {
+			p.discard(b)
+			return
+		}
 		p.mu.Lock()
 		p.stats.Resets++
 		p.mu.Unlock()
 	}
 	b.lastUsed = time.Now()
+	b.key.db = b.db
 	p.mu.Lock()
 	if p.closed || p.nIdle >= p.limits.MaxIdle {
 		p.open--

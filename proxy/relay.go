@@ -40,9 +40,18 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 	)
 	// next reads and forwards one logical packet, returning its first frame.
 	// Continuation frames (after a frame of MaxPayload bytes) are forwarded
-	// without inspection.
-	next := func() (wire.Frame, error) {
-		f, err := be.w.RelayFrame(cw)
+	// without inspection. With ok set, an OK packet is inspected for the
+	// session state it carries (and rewritten for a client that did not ask
+	// for session tracking).
+	next := func(ok bool) (wire.Frame, error) {
+		f, err := be.w.NextFrame()
+		if err == nil {
+			if ok && f.First == wire.OKHeader && f.Raw != nil && f.Len >= 7 {
+				err = s.okPacket(be, f)
+			} else {
+				err = be.w.ForwardFrame(f, cw)
+			}
+		}
 		if err != nil {
 			return f, s.classify(err, f, lastSeq)
 		}
@@ -65,34 +74,46 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 
 	switch mode {
 	case modeSingle:
-		f, err := next()
+		f, err := next(true)
 		if err != nil {
 			return 0, err
 		}
-		if f.First == wire.OKHeader {
+		switch f.First {
+		case wire.OKHeader:
 			status = wire.OKStatus(f.Payload)
+		case wire.ErrHeader:
+			s.lastErr = true
+			status = s.status
+		case wire.EOFHeader:
+			status = wire.EOFStatus(f.Payload)
+		default:
+			status = s.status
 		}
 		return status, flush()
 	case modeFields:
 		for {
-			f, err := next()
+			f, err := next(false)
 			if err != nil {
 				return 0, err
 			}
 			if f.First == wire.ErrHeader || wire.IsEOF(f) {
+				status = s.status
 				if wire.IsEOF(f) {
 					status = wire.EOFStatus(f.Payload)
+				} else {
+					s.lastErr = true
 				}
 				return status, flush()
 			}
 		}
 	case modeFetch:
 		for {
-			f, err := next()
+			f, err := next(false)
 			if err != nil {
 				return 0, err
 			}
 			if f.First == wire.ErrHeader {
+				s.lastErr = true
 				return s.status, flush()
 			}
 			if wire.IsEOF(f) {
@@ -103,7 +124,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 
 	// Query / execute: a sequence of results while MORE_RESULTS is set.
 	for {
-		f, err := next()
+		f, err := next(true)
 		if err != nil {
 			return 0, err
 		}
@@ -115,6 +136,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			}
 			return status, flush()
 		case f.First == wire.ErrHeader:
+			s.lastErr = true
 			return s.status &^ wire.StatusMoreResultsExists, flush()
 		case f.First == wire.InfileHeader && mode == modeQuery:
 			if err := flush(); err != nil {
@@ -131,11 +153,11 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return 0, &relayErr{err: errors.New("malformed result set header from backend"), inStep: true, nextSeq: lastSeq + 1}
 		}
 		for i := uint64(0); i < ncols; i++ {
-			if _, err := next(); err != nil {
+			if _, err := next(false); err != nil {
 				return 0, err
 			}
 		}
-		f, err = next() // EOF after the column definitions
+		f, err = next(false) // EOF after the column definitions
 		if err != nil {
 			return 0, err
 		}
@@ -145,11 +167,12 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return st, flush()
 		}
 		for {
-			f, err = next()
+			f, err = next(false)
 			if err != nil {
 				return 0, err
 			}
 			if f.First == wire.ErrHeader {
+				s.lastErr = true
 				return s.status &^ wire.StatusMoreResultsExists, flush()
 			}
 			if wire.IsEOF(f) {
@@ -200,4 +223,37 @@ func (s *Session) classify(err error, f wire.Frame, lastSeq uint8) error {
 	// client's stream.
 	inStep := f.Len <= 64<<10
 	return &relayErr{err: err, inStep: inStep, nextSeq: lastSeq + 1}
+}
+
+// okPacket passes an OK packet on, first taking the GTID of the session's
+// write from its session state. A client that did not negotiate session
+// tracking gets the packet in the plain format it expects.
+func (s *Session) okPacket(be *Backend, f wire.Frame) error {
+	if !be.tracks {
+		return be.w.ForwardFrame(f, s.cw)
+	}
+	ok, err := wire.ParseOK(f.Payload)
+	if err != nil {
+		return be.w.ForwardFrame(f, s.cw)
+	}
+	info, state, good := wire.TrackedOK(ok)
+	if good && state != nil {
+		if v, found := wire.StateVariable(state, be.gtidVar); found && v != "" {
+			s.noteWrite(be, v)
+		}
+		if db, found := wire.StateSchema(state); found {
+			// USE inside a procedure, or any other way the database changed.
+			be.db = db
+			s.setDB(db)
+		}
+	}
+	if s.caps&wire.ClientSessionTrack != 0 || !good {
+		return be.w.ForwardFrame(f, s.cw)
+	}
+	s.okBuf = wire.AppendPlainOK(s.okBuf[:0], f.First, ok, info)
+	s.cw.Seq = f.Seq
+	if err := s.cw.WritePacket(s.okBuf); err != nil {
+		return &wire.DstError{Err: err}
+	}
+	return nil
 }

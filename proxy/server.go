@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -68,11 +69,15 @@ type Options struct {
 	ServerVersion string
 	Topology      *topology.Store
 	Logger        *slog.Logger
+	// Routing configures the read/write split; the zero value means
+	// DefaultRouting().
+	Routing *Routing
 }
 
 // Server accepts client connections and runs their sessions.
 type Server struct {
-	gs       *server.Server
+	gs       atomic.Pointer[server.Server]
+	gsArgs   gsArgs
 	topo     *topology.Store
 	log      *slog.Logger
 	tlsReq   bool
@@ -90,6 +95,10 @@ type Server struct {
 	lnMu     sync.Mutex
 	lns      []net.Listener
 	stats    Stats
+	metrics  Metrics
+	route    atomic.Pointer[Routing]
+	gtids    gtidState
+	inflight sync.Map // node -> *atomic.Int64
 }
 
 // Stats are server-wide counters.
@@ -115,17 +124,21 @@ func New(o Options) (*Server, error) {
 		}
 		o.RSAKey = k
 	}
-	gs := server.NewServer(o.ServerVersion, gmysql.DEFAULT_COLLATION_ID, gmysql.AUTH_NATIVE_PASSWORD, o.RSAKey, o.TLS)
-	if err := gs.SetCapability(gmysql.CLIENT_LOCAL_FILES); err != nil {
-		return nil, err
-	}
-	s := &Server{gs: gs, topo: o.Topology, log: o.Logger, tlsReq: o.RequireTLS, beTLS: o.BackendTLS,
+	s := &Server{gsArgs: gsArgs{version: o.ServerVersion, key: o.RSAKey, tls: o.TLS}, topo: o.Topology, log: o.Logger, tlsReq: o.RequireTLS, beTLS: o.BackendTLS,
 		sessions: make(map[uint32]*Session), pools: make(map[string]*Pool), addrs: make(map[string]string)}
 	lim := o.Limits
 	if lim == (Limits{}) {
 		lim = DefaultLimits()
 	}
+	if err := s.newGoMySQLServer(); err != nil {
+		return nil, err
+	}
 	s.lim.Store(&lim)
+	r := DefaultRouting()
+	if o.Routing != nil {
+		r = *o.Routing
+	}
+	s.route.Store(&r)
 	s.SetUsers(o.Users)
 	return s, nil
 }
@@ -142,6 +155,26 @@ func (s *Server) SetLimits(l Limits) {
 	s.mu.Unlock()
 }
 
+// gsArgs build go-mysql's server, which runs the handshake.
+type gsArgs struct {
+	version string
+	key     *rsa.PrivateKey
+	tls     *tls.Config
+}
+
+// newGoMySQLServer builds the handshake server. A new one also starts with
+// an empty caching_sha2_password cache, so a changed password cannot be
+// answered from the old one's cache.
+func (s *Server) newGoMySQLServer() error {
+	a := s.gsArgs
+	gs := server.NewServer(a.version, gmysql.DEFAULT_COLLATION_ID, gmysql.AUTH_NATIVE_PASSWORD, a.key, a.tls)
+	if err := gs.SetCapability(gmysql.CLIENT_LOCAL_FILES); err != nil {
+		return err
+	}
+	s.gs.Store(gs)
+	return nil
+}
+
 // SetUsers replaces the user list (reload). Sessions already logged in stay.
 func (s *Server) SetUsers(users []User) {
 	m := make(map[string]User, len(users))
@@ -151,7 +184,18 @@ func (s *Server) SetUsers(users []User) {
 		}
 		m[u.Name] = u
 	}
-	s.users.Store(&m)
+	old := s.users.Swap(&m)
+	if old == nil {
+		return
+	}
+	for name, u := range *old {
+		if nu, ok := m[name]; !ok || nu.Password != u.Password || nu.Plugin != u.Plugin {
+			if err := s.newGoMySQLServer(); err != nil {
+				s.log.Error("rebuild handshake server", "err", err)
+			}
+			return
+		}
+	}
 }
 
 func (s *Server) password(user string) (string, bool) {
@@ -309,38 +353,48 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		_ = tc.SetKeepAlive(true)
 	}
 	_ = nc.SetDeadline(time.Now().Add(s.limits().HandshakeTimeout))
-	ah := &authHandler{srv: s, remote: remote}
 	h := &handshakeHandler{}
-	sc, err := s.gs.NewCustomizedConn(&capConn{Conn: nc}, ah, h)
+	ah := &authHandler{srv: s, remote: remote, h: h, ctx: ctx}
+	sc, err := s.handshake(nc, ah, h)
 	if err != nil {
 		// go-mysql already sent the error packet (1045 for a bad password)
 		// and closed the connection.
 		s.log.Debug("handshake failed", "client", remote, "err", err)
+		if ah.be != nil {
+			s.poolOf(ah.be).Put(ah.be, false)
+		}
 		return
 	}
 	raw := sc.Conn.Conn // the socket, after any TLS upgrade
 	_ = raw.SetDeadline(time.Time{})
 	_, isTLS := raw.(*tls.Conn)
+	defer func() {
+		// A bug must cost one session, never the proxy.
+		if r := recover(); r != nil {
+			s.log.Error("session panic; closing it", "client", remote, "panic", r, "stack", string(debug.Stack()))
+			sc.Close()
+		}
+	}()
 	sess := &Session{
-		id:      sc.ConnectionID(),
-		srv:     s,
-		sc:      sc,
-		cw:      wire.NewConn(raw, 16<<10),
-		user:    sc.GetUser(),
-		caps:    sc.Capability(),
-		coll:    sc.Charset(),
-		db:      h.db,
-		remote:  remote,
-		status:  wire.StatusAutocommit,
-		stmts:   make(map[uint32]*stmtInfo),
-		started: time.Now(),
+		id:         sc.ConnectionID(),
+		srv:        s,
+		sc:         sc,
+		cw:         wire.NewConn(raw, 16<<10),
+		user:       sc.GetUser(),
+		caps:       sc.Capability(),
+		coll:       sc.Charset(),
+		db:         h.db,
+		remote:     remote,
+		status:     wire.StatusAutocommit,
+		autocommit: true,
+		conns:      make(map[string]*Backend),
+		stmts:      make(map[uint32]*stmtInfo),
+		started:    time.Now(),
 	}
 	sess.log = s.log.With("session", sess.id, "user", sess.user, "client", remote)
-	if s.tlsReq && !isTLS {
-		sess.cw.Seq = 2
-		_ = sess.cw.WriteError(wire.NewError(erSecureTransport, "HY000", "Connections using insecure transport are prohibited: this Switchyard requires TLS (tls.require)"))
-		sc.Close()
-		return
+	if ah.be != nil {
+		sess.conns[ah.be.node] = ah.be
+		ah.be.wasMaster = true
 	}
 	if !s.addSession(sess) {
 		sc.Close()
@@ -433,6 +487,9 @@ func (s *Server) Wait() { s.wg.Wait() }
 type authHandler struct {
 	srv    *Server
 	remote string
+	h      *handshakeHandler
+	ctx    context.Context
+	be     *Backend // master connection opened to check the database
 }
 
 func (a *authHandler) GetCredential(username string) (server.Credential, bool, error) {
@@ -446,7 +503,65 @@ func (a *authHandler) GetCredential(username string) (server.Credential, bool, e
 	return server.Credential{Passwords: []string{u.Password}, AuthPluginName: u.Plugin}, true, nil
 }
 
-func (a *authHandler) OnAuthSuccess(c *server.Conn) error { return nil }
+// OnAuthSuccess runs before the OK packet: what a server would refuse at
+// login (plain transport when TLS is required, an unknown database) is
+// refused here, so the client sees it where it expects it.
+func (a *authHandler) OnAuthSuccess(c *server.Conn) error {
+	if a.srv.tlsReq {
+		if _, ok := c.Conn.Conn.(*tls.Conn); !ok {
+			return gmysql.NewError(erSecureTransport, "Connections using insecure transport are prohibited: this Switchyard requires TLS (tls.require)")
+		}
+	}
+	if a.h.db == "" {
+		return nil
+	}
+	// Check the database the way the server would: by connecting to the
+	// master with it. The connection is the session's first one.
+	snap := a.srv.topo.Load()
+	m, ok := snap.Master()
+	if !ok || snap.Failover {
+		return nil // no master right now: the first statement will say
+	}
+	u, ok := (*a.srv.users.Load())[c.GetUser()]
+	if !ok {
+		return nil
+	}
+	key := poolKey{user: u.Name, caps: c.Capability()&relayCaps | wire.ClientSessionTrack, collation: c.Charset(), db: a.h.db}
+	be, err := a.srv.poolFor(m.Name, m.Address).Get(a.ctx, key, u.Password)
+	if err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) && (we.Code == 1049 || we.Code == 1044 || we.Code == 1045) {
+			me := gmysql.NewError(we.Code, we.Message)
+			me.State = we.State
+			return me
+		}
+		return nil // backend trouble: not the client's fault; the first statement reports it
+	}
+	be.dirty = true
+	a.be = be
+	return nil
+}
+
+// handshake runs go-mysql's handshake, turning a panic in its parser (seen
+// with malformed handshake responses) into an error for this client only.
+func (s *Server) handshake(nc net.Conn, ah *authHandler, h *handshakeHandler) (sc *server.Conn, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Warn("malformed handshake from client", "client", ah.remote, "panic", r)
+			_ = nc.Close()
+			sc, err = nil, fmt.Errorf("handshake panic: %v", r)
+		}
+	}()
+	return s.gs.Load().NewCustomizedConn(&capConn{Conn: nc}, ah, h)
+}
+
+// poolOf returns the pool a backend came from.
+func (s *Server) poolOf(be *Backend) *Pool {
+	if p := s.pool(be.node); p != nil {
+		return p
+	}
+	return newPool(be.node, "", nil, s.poolLimits(), s.log)
+}
 
 func (a *authHandler) OnAuthFailure(c *server.Conn, err error) {
 	a.srv.stats.AuthFailures.Add(1)

@@ -4,22 +4,24 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/server"
 
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/wire"
 )
 
-// Session is one client connection: it reads commands, sends each to the
-// right backend connection and relays the answer.
+// Session is one client connection: it reads commands, decides where each
+// runs (router.Decide), sends it to that backend connection and relays the
+// answer. It holds at most one backend connection per node for its life.
 type Session struct {
 	id     uint32
 	srv    *Server
@@ -32,30 +34,48 @@ type Session struct {
 	db     string
 	remote string
 
-	// be is the backend connection this session uses (the master's). Only
-	// the session goroutine touches it; mu guards the copy KILL reads.
-	be     *Backend
-	status uint16
+	// Only the session goroutine touches these.
+	conns        map[string]*Backend // by node name
+	lastNode     string              // ran the previous statement (sticky statements)
+	txNode       string              // holds the open transaction, "" when none
+	txLost       string              // why the open transaction is gone ("" = not lost)
+	replicaNode  string              // replica of the session's last reads (monotonic)
+	status       uint16              // status flags the client last saw
+	autocommit   bool
+	pins         router.PinReason
+	prepNames    map[string]struct{} // text PREPAREd names (PinPrepare)
+	replay       []string            // session SETs, replayed on every backend used
+	nextTxMaster bool
+	lastGTID     gtidPos // the session's last write
+	lastErr      bool    // the last relayed answer was an ERR
+	okBuf        []byte
 
 	stmts    map[uint32]*stmtInfo
 	nextStmt uint32
 	lastStmt uint32
 
-	mu      sync.Mutex
-	active  *Backend  // backend running a statement right now (for KILL QUERY)
-	current string    // statement text being run (admin port)
-	since   time.Time // when it started
-	busy    atomic.Bool
-	killed  atomic.Bool
-	started time.Time
+	mu       sync.Mutex
+	active   *Backend  // backend running a statement right now (for KILL QUERY)
+	current  string    // statement text being run (admin port)
+	since    time.Time // when it started
+	route    string    // route of the current/last statement
+	pinned   string    // pinString(pins), for Info
+	busy     atomic.Bool
+	inTx     atomic.Bool // copy of the in-transaction flag for Info
+	onMaster atomic.Bool // a statement runs on the master right now (drain)
+	killed   atomic.Bool
+	started  time.Time
 }
 
 type stmtInfo struct {
 	id         uint32
 	sql        []byte
+	class      router.Class
 	numParams  uint16
 	numCols    uint16
 	paramTypes []byte // last bound parameter types (2 bytes each)
+	lastNode   string // backend of the last execution (fetch/reset go there)
+	longData   bool   // long data was sent: runs on the master
 }
 
 // SessionInfo is what the admin port shows of a session.
@@ -64,7 +84,9 @@ type SessionInfo struct {
 	User      string
 	Client    string
 	DB        string
-	Backend   string
+	Backend   string // node running the current statement, or the last one
+	Route     string
+	Pinned    string // why the session is pinned to the master, "" if not
 	InTx      bool
 	Statement string
 	Since     time.Time
@@ -76,7 +98,8 @@ func (s *Session) Info() SessionInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in := SessionInfo{ID: s.id, User: s.user, Client: s.remote, DB: s.db, Started: s.started,
-		Statement: s.current, Since: s.since, InTx: s.status&wire.StatusInTrans != 0}
+		Statement: s.current, Since: s.since, InTx: s.inTx.Load(), Route: s.route,
+		Pinned: s.pinned}
 	if s.active != nil {
 		in.Backend = s.active.node
 	}
@@ -99,7 +122,9 @@ func (s *Session) run(ctx context.Context) {
 				_ = s.cw.WriteError(wire.NewError(erNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes"))
 				s.log.Warn("client packet too large; closing", "err", err)
 			case errors.Is(err, os.ErrDeadlineExceeded):
-				s.log.Info("client idle timeout; closing")
+				if !s.srv.draining.Load() && !s.killed.Load() {
+					s.log.Info("client idle timeout; closing")
+				}
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 			default:
 				s.log.Debug("client read failed", "err", err)
@@ -114,7 +139,7 @@ func (s *Session) run(ctx context.Context) {
 		s.busy.Store(true)
 		err = s.dispatch(ctx, pkt)
 		s.busy.Store(false)
-		s.setCurrent(nil, "")
+		s.setCurrent(nil, "", "")
 		if err != nil {
 			if !errors.Is(err, errQuit) {
 				s.log.Debug("session ends", "err", err)
@@ -134,30 +159,25 @@ func (s *Session) dispatch(ctx context.Context, pkt []byte) error {
 	case wire.ComPing:
 		return s.writeOK(0, 0)
 	case wire.ComQuery:
-		if id, query, ok := parseKill(pkt[1:]); ok {
-			return s.kill(ctx, id, query)
-		}
-		return s.forward(ctx, pkt, modeQuery, string(pkt[1:]))
+		return s.query(ctx, pkt)
 	case wire.ComInitDB:
 		db := string(pkt[1:])
-		st, err := s.forwardStatus(ctx, pkt, modeSingle, "USE "+db)
-		if err == nil && st.ok {
-			s.mu.Lock()
-			s.db = db
-			s.mu.Unlock()
-			if s.be != nil {
-				s.be.db = db
-			}
+		err := s.forwardTo(ctx, pkt, routeFixed(router.RouteMaster), modeSingle, "USE "+db)
+		if err == nil && !s.lastErr {
+			s.setDB(db)
 		}
 		return err
 	case wire.ComFieldList:
-		return s.forward(ctx, pkt, modeFields, "")
+		return s.forwardTo(ctx, pkt, routeFixed(router.RouteMaster), modeFields, "")
 	case wire.ComStatistics:
-		return s.forward(ctx, pkt, modeSingle, "")
+		return s.forwardTo(ctx, pkt, routeFixed(router.RouteMaster), modeSingle, "")
 	case wire.ComSetOption:
-		return s.forward(ctx, pkt, modeSingle, "")
+		// Multi-statement on/off is per connection and not replayed: pin.
+		s.pins |= router.PinState
+		s.refreshPinned()
+		return s.forwardTo(ctx, pkt, routeFixed(router.RouteMaster), modeSingle, "")
 	case wire.ComResetConnection:
-		return s.resetConnection(ctx, pkt)
+		return s.resetConnection(ctx)
 	case wire.ComProcessKill:
 		if len(pkt) < 5 {
 			return s.writeErr(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
@@ -183,52 +203,26 @@ func (s *Session) dispatch(ctx context.Context, pkt []byte) error {
 	}
 }
 
-// backend returns the session's master connection, connecting on first use.
-func (s *Session) backend(ctx context.Context) (*Backend, error) {
-	if s.be != nil {
-		return s.be, nil
-	}
-	node, pool, err := s.srv.masterPool(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pw, ok := s.srv.password(s.user)
-	if !ok {
-		return nil, wire.NewError(erAccessDenied, "28000", "Access denied for user '%s' (user removed from the configuration)", s.user)
-	}
-	key := poolKey{user: s.user, caps: s.caps & relayCaps, collation: s.coll}
-	be, err := pool.Get(ctx, key, pw)
-	if err != nil {
-		var we *wire.Error
-		if errors.As(err, &we) {
-			return nil, we
-		}
-		return nil, wire.NewError(crConnHostError, "HY000", "switchyard: cannot reach %s: %v", node, err)
-	}
-	be.dirty = true
-	if s.db != "" && be.db != s.db {
-		if _, err := be.simple(append([]byte{wire.ComInitDB}, s.db...)); err != nil {
-			var we *wire.Error
-			if errors.As(err, &we) {
-				pool.Put(be, false)
-				return nil, we
-			}
-			pool.Put(be, true)
-			return nil, wire.NewError(crServerLost, "HY000", "switchyard: lost connection to %s: %v", node, err)
-		}
-		be.db = s.db
-	}
-	s.be = be
-	return be, nil
+func (s *Session) setDB(db string) {
+	s.mu.Lock()
+	s.db = db
+	s.mu.Unlock()
 }
 
-// dropBackend gives the session's backend connection back (or closes it).
-func (s *Session) dropBackend(broken bool) {
-	if s.be == nil {
+// dropConn gives a backend connection back to its pool (or closes it).
+func (s *Session) dropConn(be *Backend, broken bool) {
+	if be == nil {
 		return
 	}
-	be := s.be
-	s.be = nil
+	if s.conns[be.node] == be {
+		delete(s.conns, be.node)
+	}
+	if s.txNode == be.node {
+		if s.status&wire.StatusInTrans != 0 {
+			s.txLost = "the backend holding the transaction (" + be.node + ") failed"
+		}
+		s.txNode = ""
+	}
 	if p := s.srv.pool(be.node); p != nil {
 		p.Put(be, broken)
 	} else {
@@ -236,57 +230,13 @@ func (s *Session) dropBackend(broken bool) {
 	}
 }
 
-type cmdStatus struct{ ok bool }
-
-func (s *Session) forward(ctx context.Context, pkt []byte, mode relayMode, text string) error {
-	_, err := s.forwardStatus(ctx, pkt, mode, text)
-	return err
+func (s *Session) dropAll(broken bool) {
+	for _, be := range s.conns {
+		s.dropConn(be, broken)
+	}
 }
 
-// forwardStatus sends a command to the backend and relays the response.
-func (s *Session) forwardStatus(ctx context.Context, pkt []byte, mode relayMode, text string) (cmdStatus, error) {
-	be, err := s.backend(ctx)
-	if err != nil {
-		return cmdStatus{}, s.writeBackendErr(err)
-	}
-	s.setCurrent(be, text)
-	if err := be.command(pkt); err != nil {
-		s.dropBackend(true)
-		return cmdStatus{}, s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
-	}
-	return s.finishRelay(be, mode)
-}
-
-// finishRelay relays the response and sorts out failures: a dead backend
-// gives the client a clear error and the session goes on; a dead client ends
-// the session.
-func (s *Session) finishRelay(be *Backend, mode relayMode) (cmdStatus, error) {
-	st, err := s.relay(be, mode)
-	if err == nil {
-		s.status = st
-		return cmdStatus{ok: true}, nil
-	}
-	var re *relayErr
-	if !errors.As(err, &re) {
-		s.dropBackend(true)
-		return cmdStatus{}, err
-	}
-	if re.client {
-		s.dropBackend(true)
-		return cmdStatus{}, err
-	}
-	s.log.Warn("backend failed during a command", "node", be.node, "err", re.err)
-	s.dropBackend(true)
-	s.status &^= wire.StatusInTrans | wire.StatusMoreResultsExists
-	if !re.inStep {
-		return cmdStatus{}, fmt.Errorf("backend %s failed inside a packet: %w", be.node, re.err)
-	}
-	s.cw.Seq = re.nextSeq
-	return cmdStatus{}, s.cw.WriteError(wire.NewError(crServerLost, "HY000",
-		"Lost connection to MySQL server during query (switchyard: backend %s failed: %v)", be.node, re.err))
-}
-
-func (s *Session) setCurrent(be *Backend, text string) {
+func (s *Session) setCurrent(be *Backend, text, route string) {
 	s.mu.Lock()
 	s.active = be
 	if len(text) > 1024 {
@@ -295,6 +245,7 @@ func (s *Session) setCurrent(be *Backend, text string) {
 	s.current = text
 	if be != nil {
 		s.since = time.Now()
+		s.route = route
 	}
 	s.mu.Unlock()
 }
@@ -322,20 +273,54 @@ func (s *Session) writeBackendErr(err error) error {
 	return s.writeErr(we)
 }
 
-func (s *Session) resetConnection(ctx context.Context, pkt []byte) error {
+// resetConnection handles COM_RESET_CONNECTION: every backend connection is
+// reset, and the session's tracked state starts over.
+func (s *Session) resetConnection(ctx context.Context) error {
 	clear(s.stmts)
-	if s.be != nil {
-		clear(s.be.stmts)
-		st, err := s.forwardStatus(ctx, pkt, modeSingle, "")
-		_ = st
-		return err
+	for _, be := range s.conns {
+		clear(be.stmts)
+		if _, err := be.simple([]byte{wire.ComResetConnection}); err != nil {
+			s.dropConn(be, true)
+			continue
+		}
+		be.applied = 0
+		if err := be.enableTracking(); err != nil {
+			s.dropConn(be, true)
+		}
 	}
+	s.replay = s.replay[:0]
+	s.pins = 0
+	s.refreshPinned()
+	clear(s.prepNames)
+	s.txNode, s.txLost = "", ""
+	s.nextTxMaster = false
+	s.autocommit = true
 	s.status = wire.StatusAutocommit
 	return s.writeOK(0, 0)
 }
 
 func (s *Session) cleanup() {
-	s.dropBackend(false)
+	s.dropAll(false)
 	s.srv.removeSession(s)
 	s.sc.Close()
+}
+
+// pinString names pin reasons for the admin port.
+func pinString(p router.PinReason) string {
+	if p == 0 {
+		return ""
+	}
+	names := []struct {
+		r router.PinReason
+		n string
+	}{{router.PinTempTable, "temporary table"}, {router.PinUserVar, "user variable"}, {router.PinGetLock, "GET_LOCK"},
+		{router.PinLockTables, "LOCK TABLES"}, {router.PinPrepare, "text PREPARE"}, {router.PinFoundRows, "FOUND_ROWS"},
+		{router.PinHandler, "HANDLER"}, {router.PinXA, "XA"}, {router.PinState, "unreplayable session state"}}
+	var out []string
+	for _, n := range names {
+		if p&n.r != 0 {
+			out = append(out, n.n)
+		}
+	}
+	return strings.Join(out, ", ")
 }

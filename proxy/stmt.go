@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/wire"
 )
 
@@ -13,23 +14,25 @@ import (
 // hands out, and each backend connection prepares the statement lazily the
 // first time it has to run it. The SQL text and the last bound parameter
 // types are kept so a statement can be prepared again on another backend.
+// Each execution is routed by the statement's classification.
 
-// prepare handles COM_STMT_PREPARE: it prepares on the backend, rewrites the
-// statement id in the answer, and relays the parameter and column definitions.
+// prepare handles COM_STMT_PREPARE: it prepares on the master (the answer's
+// metadata is the same everywhere), rewrites the statement id in the answer,
+// and relays the parameter and column definitions.
 func (s *Session) prepare(ctx context.Context, pkt []byte) error {
-	be, err := s.backend(ctx)
+	be, _, err := s.pick(ctx, router.RouteMaster)
 	if err != nil {
 		return s.writeBackendErr(err)
 	}
 	sql := append([]byte(nil), pkt[1:]...)
-	s.setCurrent(be, "PREPARE "+string(sql))
+	s.setCurrent(be, "PREPARE "+string(sql), "master")
 	if err := be.command(pkt); err != nil {
-		s.dropBackend(true)
+		s.dropConn(be, true)
 		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
 	}
 	p, err := be.w.ReadPacket(0)
 	if err != nil {
-		s.dropBackend(true)
+		s.dropConn(be, true)
 		return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, err))
 	}
 	if len(p) == 0 || p[0] != wire.OKHeader || len(p) < 12 {
@@ -45,7 +48,7 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	numParams := binary.LittleEndian.Uint16(p[7:9])
 	s.nextStmt++
 	vid := s.nextStmt
-	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, numParams: numParams, numCols: numCols}
+	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, class: router.Classify(string(sql)), numParams: numParams, numCols: numCols}
 	s.lastStmt = vid
 	be.stmts[vid] = &backendStmt{id: backendID}
 	binary.LittleEndian.PutUint32(p[1:5], vid)
@@ -65,26 +68,29 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	for i := 0; i < frames; i++ {
 		f, err := be.w.RelayFrame(s.cw)
 		if err != nil {
-			_, rerr := s.finishRelayErr(be, s.classify(err, f, lastSeq))
-			return rerr
+			return s.finishRelayErr(be, s.classify(err, f, lastSeq))
 		}
 		lastSeq = f.Seq
 	}
 	return s.cw.Flush()
 }
 
-// finishRelayErr handles a failure in a hand-rolled relay loop the same way
-// finishRelay does.
-func (s *Session) finishRelayErr(be *Backend, err error) (cmdStatus, error) {
+// finishRelayErr sorts out a failed relay: a dead backend gives the client a
+// clear error and the session goes on; a dead client ends the session.
+func (s *Session) finishRelayErr(be *Backend, err error) error {
 	var re *relayErr
-	if errors.As(err, &re) && !re.client && re.inStep {
-		s.dropBackend(true)
-		s.cw.Seq = re.nextSeq
-		return cmdStatus{}, s.cw.WriteError(wire.NewError(crServerLost, "HY000",
-			"Lost connection to MySQL server during query (switchyard: backend %s failed: %v)", be.node, re.err))
+	s.dropConn(be, true)
+	if !errors.As(err, &re) || re.client {
+		return err
 	}
-	s.dropBackend(true)
-	return cmdStatus{}, err
+	s.log.Warn("backend failed during a command", "node", be.node, "err", re.err)
+	s.status &^= wire.StatusMoreResultsExists
+	if !re.inStep {
+		return fmt.Errorf("backend %s failed inside a packet: %w", be.node, re.err)
+	}
+	s.cw.Seq = re.nextSeq
+	return s.cw.WriteError(wire.NewError(crServerLost, "HY000",
+		"Lost connection to MySQL server during query (switchyard: backend %s failed: %v)", be.node, re.err))
 }
 
 // lookupStmt resolves the statement id at pkt[1:5]; MariaDB's id -1 means
@@ -138,93 +144,135 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	return bs, nil
 }
 
+// stmtRoute decides where an execution of st runs.
+func (s *Session) stmtRoute(st *stmtInfo) router.Route {
+	if st.longData {
+		return router.RouteMaster
+	}
+	r := router.Decide(st.class, s.routerState())
+	if r == router.RouteLast && st.lastNode != "" {
+		return r
+	}
+	return r
+}
+
 // execute handles COM_STMT_EXECUTE.
 func (s *Session) execute(ctx context.Context, pkt []byte) error {
 	st, ok := s.lookupStmt(pkt)
 	if !ok {
 		return s.writeErr(errUnknownStmt(stmtID(pkt), "mysqld_stmt_execute"))
 	}
-	be, err := s.backend(ctx)
-	if err != nil {
-		return s.writeBackendErr(err)
+	if s.txLost != "" {
+		return s.writeErr(s.txLostErr())
 	}
-	bs, err := s.ensurePrepared(be, st)
-	if err != nil {
-		return s.prepareFailed(be, err)
-	}
-	out := pkt
 	// Parameter types: the client sends them only when they change; a
 	// backend that has not seen them yet needs them inserted.
-	if n := int(st.numParams); n > 0 {
-		nb := (n + 7) / 8
-		flagAt := 10 + nb
-		if len(pkt) < flagAt+1 {
+	n := int(st.numParams)
+	flagAt := 10 + (n+7)/8
+	if n > 0 {
+		if len(pkt) < flagAt+1 || (pkt[flagAt] == 1 && len(pkt) < flagAt+1+2*n) {
 			return s.writeErr(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
 		}
 		if pkt[flagAt] == 1 {
-			if len(pkt) < flagAt+1+2*n {
-				return s.writeErr(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
-			}
 			st.paramTypes = append(st.paramTypes[:0], pkt[flagAt+1:flagAt+1+2*n]...)
-			bs.typesSent = true
-		} else if !bs.typesSent && len(st.paramTypes) == 2*n {
-			out = make([]byte, 0, len(pkt)+2*n)
-			out = append(out, pkt[:flagAt]...)
-			out = append(out, 1)
-			out = append(out, st.paramTypes...)
-			out = append(out, pkt[flagAt+1:]...)
-			bs.typesSent = true
 		}
 	}
-	binary.LittleEndian.PutUint32(out[1:5], bs.id)
-	s.setCurrent(be, "EXECUTE "+string(st.sql))
-	if err := be.command(out); err != nil {
-		s.dropBackend(true)
-		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+	route := s.stmtRoute(st)
+	for attempt := 0; ; attempt++ {
+		be, where, err := s.pick(ctx, route)
+		if err != nil {
+			return s.writeBackendErr(err)
+		}
+		bs, err := s.ensurePrepared(be, st)
+		if err != nil {
+			var we *wire.Error
+			if errors.As(err, &we) {
+				return s.writeErr(we)
+			}
+			s.dropConn(be, true)
+			if where == "replica" && attempt == 0 {
+				route = router.RouteMaster
+				continue
+			}
+			return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+		}
+		out := pkt
+		if n > 0 {
+			if pkt[flagAt] == 1 {
+				bs.typesSent = true
+			} else if !bs.typesSent && len(st.paramTypes) == 2*n {
+				out = make([]byte, 0, len(pkt)+2*n)
+				out = append(out, pkt[:flagAt]...)
+				out = append(out, 1)
+				out = append(out, st.paramTypes...)
+				out = append(out, pkt[flagAt+1:]...)
+				bs.typesSent = true
+			}
+		}
+		if &out[0] == &pkt[0] && attempt > 0 {
+			out = append([]byte(nil), pkt...)
+		}
+		binary.LittleEndian.PutUint32(out[1:5], bs.id)
+		err = s.exec(be, out, modeExecute, "EXECUTE "+string(st.sql), where)
+		var retry *retryOnMaster
+		if errors.As(err, &retry) && attempt == 0 {
+			route = router.RouteMaster
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		st.lastNode = be.node
+		if !s.lastErr {
+			s.afterStatement(be, &st.class)
+		}
+		return nil
 	}
-	_, err = s.finishRelay(be, modeExecute)
-	return err
 }
 
-func (s *Session) prepareFailed(be *Backend, err error) error {
-	var we *wire.Error
-	if errors.As(err, &we) {
-		return s.writeErr(we)
-	}
-	s.dropBackend(true)
-	return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
-}
-
-// stmtForward handles COM_STMT_FETCH and COM_STMT_RESET: rewrite the id and relay.
+// stmtForward handles COM_STMT_FETCH and COM_STMT_RESET: they go to the
+// backend of the statement's last execution.
 func (s *Session) stmtForward(ctx context.Context, pkt []byte, mode relayMode, op string) error {
 	st, ok := s.lookupStmt(pkt)
 	if !ok {
 		return s.writeErr(errUnknownStmt(stmtID(pkt), op))
 	}
-	be, err := s.backend(ctx)
-	if err != nil {
-		return s.writeBackendErr(err)
+	be, ok := s.conns[st.lastNode]
+	where := "last"
+	if !ok {
+		var err error
+		be, where, err = s.pick(ctx, s.stmtRoute(st))
+		if err != nil {
+			return s.writeBackendErr(err)
+		}
 	}
 	bs, err := s.ensurePrepared(be, st)
 	if err != nil {
-		return s.prepareFailed(be, err)
-	}
-	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
-	if err := be.command(pkt); err != nil {
-		s.dropBackend(true)
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return s.writeErr(we)
+		}
+		s.dropConn(be, true)
 		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
 	}
-	_, err = s.finishRelay(be, mode)
+	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
+	err = s.exec(be, pkt, mode, "", where)
+	var retry *retryOnMaster
+	if errors.As(err, &retry) {
+		return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, retry.err))
+	}
 	return err
 }
 
-// sendLongData handles COM_STMT_SEND_LONG_DATA, which has no answer.
+// sendLongData handles COM_STMT_SEND_LONG_DATA, which has no answer. Long
+// data lives on one backend, so such a statement then runs on the master.
 func (s *Session) sendLongData(ctx context.Context, pkt []byte) error {
 	st, ok := s.lookupStmt(pkt)
 	if !ok {
 		return nil // the error surfaces at execute, as on a server
 	}
-	be, err := s.backend(ctx)
+	st.longData = true
+	be, _, err := s.pick(ctx, router.RouteMaster)
 	if err != nil {
 		return nil
 	}
@@ -234,28 +282,30 @@ func (s *Session) sendLongData(ctx context.Context, pkt []byte) error {
 	}
 	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
 	if err := be.command(pkt); err != nil {
-		s.dropBackend(true)
+		s.dropConn(be, true)
 	}
 	return nil
 }
 
 // closeStmt handles COM_STMT_CLOSE (no answer): forget the statement and
-// close it on the backend that has it.
+// close it on every backend that has it.
 func (s *Session) closeStmt(pkt []byte) {
 	st, ok := s.lookupStmt(pkt)
 	if !ok {
 		return
 	}
 	delete(s.stmts, st.id)
-	if be := s.be; be != nil {
-		if bs, ok := be.stmts[st.id]; ok {
-			delete(be.stmts, st.id)
-			var b [5]byte
-			b[0] = wire.ComStmtClose
-			binary.LittleEndian.PutUint32(b[1:], bs.id)
-			if err := be.command(b[:]); err != nil {
-				s.dropBackend(true)
-			}
+	for _, be := range s.conns {
+		bs, ok := be.stmts[st.id]
+		if !ok {
+			continue
+		}
+		delete(be.stmts, st.id)
+		var b [5]byte
+		b[0] = wire.ComStmtClose
+		binary.LittleEndian.PutUint32(b[1:], bs.id)
+		if err := be.command(b[:]); err != nil {
+			s.dropConn(be, true)
 		}
 	}
 }

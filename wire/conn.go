@@ -138,6 +138,7 @@ type Frame struct {
 	Len     int
 	Seq     uint8
 	Payload []byte // nil when the frame was streamed (larger than the peek limit)
+	Raw     []byte // header + payload of a small frame read by NextFrame
 	First   byte   // first payload byte (0 for an empty frame)
 }
 
@@ -145,18 +146,20 @@ type Frame struct {
 // frames are streamed through.
 const peekLimit = 64 << 10
 
-// RelayFrame copies one frame from c to dst unchanged and reports it. Small
-// payloads are returned for inspection; large ones are streamed with only the
-// first byte kept, so memory stays flat whatever the result size.
-func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
+// Frame is also what NextFrame returns: Raw holds header and payload of a
+// small frame; a large one must be passed on with ForwardFrame (or dropped
+// with SkipFrame) before the next read.
+
+// NextFrame reads the next frame without passing it on. A small frame is
+// read whole (Payload and Raw set, valid until the next read); of a large one
+// only the header is read and Payload is nil.
+func (c *Conn) NextFrame() (Frame, error) {
 	n, seq, err := c.ReadHeader()
 	if err != nil {
 		return Frame{}, err
 	}
 	f := Frame{Len: n, Seq: seq}
 	if n <= peekLimit {
-		// Small frames are read whole before anything is written, so a
-		// failure leaves the destination's stream at a frame boundary.
 		if cap(c.buf) < n+4 {
 			c.buf = make([]byte, n+4, max(n+4, 4096))
 		}
@@ -165,13 +168,10 @@ func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
 		if _, err := io.ReadFull(c.br, p[4:]); err != nil {
 			return f, err
 		}
-		if err := dst.WriteFrame(p); err != nil {
-			return f, &DstError{err}
-		}
-		p = p[4:]
-		f.Payload = p
+		f.Raw = p
+		f.Payload = p[4:]
 		if n > 0 {
-			f.First = p[0]
+			f.First = p[4]
 		}
 		return f, nil
 	}
@@ -180,10 +180,45 @@ func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
 		return f, err
 	}
 	f.First = b[0]
-	if err := dst.WriteFrame(c.hdr[:]); err != nil {
-		return f, &DstError{err}
+	return f, nil
+}
+
+// ForwardFrame writes f, read by NextFrame, to dst unchanged; for a large
+// frame it streams the payload still unread.
+func (c *Conn) ForwardFrame(f Frame, dst *Conn) error {
+	if f.Raw != nil {
+		if err := dst.WriteFrame(f.Raw); err != nil {
+			return &DstError{err}
+		}
+		return nil
 	}
-	return f, c.copyN(dst, n)
+	h := [4]byte{byte(f.Len), byte(f.Len >> 8), byte(f.Len >> 16), f.Seq}
+	if err := dst.WriteFrame(h[:]); err != nil {
+		return &DstError{err}
+	}
+	return c.copyN(dst, f.Len)
+}
+
+// SkipFrame discards the unread payload of a large frame read by NextFrame.
+func (c *Conn) SkipFrame(f Frame) error {
+	if f.Raw != nil {
+		return nil
+	}
+	_, err := io.CopyN(io.Discard, c.br, int64(f.Len))
+	return err
+}
+
+// RelayFrame copies one frame from c to dst unchanged and reports it. Small
+// payloads are returned for inspection; large ones are streamed with only the
+// first byte kept, so memory stays flat whatever the result size. A small
+// frame is read whole before anything is written, so a failure leaves the
+// destination's stream at a frame boundary.
+func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
+	f, err := c.NextFrame()
+	if err != nil {
+		return f, err
+	}
+	return f, c.ForwardFrame(f, dst)
 }
 
 // copyN streams n payload bytes to dst through a fixed chunk, telling a read

@@ -1,0 +1,483 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/gtid"
+	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/topology"
+	"github.com/switchyard/switchyard/wire"
+)
+
+type gtidPos = gtid.Set
+
+// Consistency modes for reads after writes.
+const (
+	ConsistencyEventual = "eventual"
+	ConsistencySession  = "session" // a session reads its own writes (default)
+	ConsistencyStrong   = "strong"  // a read sees every write this proxy acknowledged before it
+)
+
+// Routing configures the read/write split (reloadable).
+type Routing struct {
+	Consistency     string
+	MaxReplicaLag   time.Duration
+	NoReplicaError  bool          // with no usable replica, fail reads instead of using the master
+	ReadWaitTimeout time.Duration // longest wait for a replica to catch up with a GTID
+	WriteHold       time.Duration // master-bound statements wait this long for a master
+	// ReadsOnMaster disables the split: everything goes to the master.
+	ReadsOnMaster bool
+}
+
+// DefaultRouting is the routing of a fresh configuration.
+func DefaultRouting() Routing {
+	return Routing{Consistency: ConsistencySession, MaxReplicaLag: 10 * time.Second,
+		ReadWaitTimeout: time.Second, WriteHold: 10 * time.Second}
+}
+
+// routeSpec is a route decided up front (commands other than COM_QUERY).
+type routeSpec struct {
+	route router.Route
+	class *router.Class
+}
+
+func routeFixed(r router.Route) routeSpec { return routeSpec{route: r} }
+
+// query handles COM_QUERY: classify, decide, run, then track what the
+// statement did to the session.
+func (s *Session) query(ctx context.Context, pkt []byte) error {
+	text := string(pkt[1:])
+	c := router.Classify(text)
+	if c.Kind == router.KindKill && c.KillID != 0 && c.KillID <= 1<<32-1 {
+		return s.kill(ctx, uint32(c.KillID), c.KillQuery)
+	}
+	if s.txLost != "" {
+		switch c.Kind {
+		case router.KindTxRollback:
+			// The transaction is gone already; acknowledge the rollback.
+			s.txLost, s.txNode = "", ""
+			s.status &^= wire.StatusInTrans
+			return s.writeOK(0, 0)
+		case router.KindTxBegin, router.KindTxBeginReadOnly, router.KindTxCommit:
+		}
+		return s.writeErr(s.txLostErr())
+	}
+	return s.forwardTo(ctx, pkt, routeSpec{route: router.Decide(c, s.routerState()), class: &c}, modeQuery, text)
+}
+
+func (s *Session) txLostErr() *wire.Error {
+	return wire.NewError(erLockDeadlock, "40001",
+		"switchyard: the transaction was lost: %s; it was rolled back — issue ROLLBACK, then retry it", s.txLost)
+}
+
+func (s *Session) routerState() router.Session {
+	return router.Session{
+		InTx:         s.status&wire.StatusInTrans != 0 && s.txNode != "",
+		Autocommit:   s.autocommit,
+		Pins:         s.pins,
+		NextTxMaster: s.nextTxMaster,
+	}
+}
+
+// forwardTo runs one command on the backend its route names and relays the
+// answer; a replica read that fails before anything reached the client is
+// retried once on the master.
+func (s *Session) forwardTo(ctx context.Context, pkt []byte, rs routeSpec, mode relayMode, text string) error {
+	routing := s.srv.routing()
+	if routing.ReadsOnMaster && rs.route == router.RouteReplica {
+		rs.route = router.RouteMaster
+	}
+	be, where, err := s.pick(ctx, rs.route)
+	if err != nil {
+		return s.writeBackendErr(err)
+	}
+	err = s.exec(be, pkt, mode, text, where)
+	var retry *retryOnMaster
+	if errors.As(err, &retry) {
+		s.log.Warn("replica failed before answering; retrying on the master", "node", be.node, "err", retry.err)
+		s.srv.metrics.retries.Add(1)
+		be, where, err = s.pick(ctx, router.RouteMaster)
+		if err != nil {
+			return s.writeBackendErr(err)
+		}
+		err = s.exec(be, pkt, mode, text, where)
+		if errors.As(err, &retry) {
+			return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, retry.err))
+		}
+	}
+	if err != nil || rs.class == nil || s.lastErr {
+		return err
+	}
+	s.afterStatement(be, rs.class)
+	return nil
+}
+
+// retryOnMaster: a replica failed before any byte reached the client.
+type retryOnMaster struct{ err error }
+
+func (r *retryOnMaster) Error() string { return r.err.Error() }
+
+// exec sends pkt to be and relays the answer.
+func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where string) error {
+	s.lastErr = false
+	s.setCurrent(be, text, where)
+	isMaster := where == "master"
+	if isMaster {
+		s.onMaster.Store(true)
+		defer s.onMaster.Store(false)
+	}
+	out := s.srv.outstanding(be.node)
+	out.Add(1)
+	defer out.Add(-1)
+	if err := be.command(pkt); err != nil {
+		s.dropConn(be, true)
+		if where == "replica" {
+			return &retryOnMaster{err}
+		}
+		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+	}
+	st, err := s.relay(be, mode)
+	if err == nil {
+		s.afterAnswer(be, st)
+		s.srv.metrics.count(where, s.lastErr)
+		return nil
+	}
+	var re *relayErr
+	if errors.As(err, &re) && !re.client && re.inStep && re.nextSeq == 1 && where == "replica" {
+		s.dropConn(be, true)
+		return &retryOnMaster{re.err}
+	}
+	s.srv.metrics.count(where, true)
+	return s.finishRelayErr(be, err)
+}
+
+// afterAnswer tracks the server status the client just saw.
+func (s *Session) afterAnswer(be *Backend, st uint16) {
+	if s.lastErr {
+		return
+	}
+	s.status = st
+	s.inTx.Store(st&wire.StatusInTrans != 0)
+	s.autocommit = st&wire.StatusAutocommit != 0
+	if st&wire.StatusInTrans != 0 {
+		s.txNode = be.node
+	} else {
+		s.txNode = ""
+	}
+	s.lastNode = be.node
+}
+
+// afterStatement applies what a successful statement did to the session.
+func (s *Session) afterStatement(be *Backend, c *router.Class) {
+	s.pins &^= c.Unpin &^ router.PinPrepare
+	if c.Unpin&router.PinPrepare != 0 {
+		delete(s.prepNames, strings.ToLower(c.Name))
+		if len(s.prepNames) == 0 {
+			s.pins &^= router.PinPrepare
+		}
+	}
+	s.pins |= c.Pin
+	if c.Pin&router.PinPrepare != 0 && c.Name != "" {
+		if s.prepNames == nil {
+			s.prepNames = make(map[string]struct{})
+		}
+		s.prepNames[strings.ToLower(c.Name)] = struct{}{}
+	}
+	defer s.refreshPinned()
+	switch c.Kind {
+	case router.KindSet:
+		if c.NextTx {
+			s.nextTxMaster = be.node == s.masterName()
+		}
+		if c.Autocommit != router.ToggleNone {
+			// autocommit is followed from the status flags and never
+			// replayed (a replica with autocommit=0 would read a stale
+			// snapshot); a SET that also changes other variables pins.
+			if strings.Contains(c.Replay, ",") {
+				s.pins |= router.PinState
+			}
+			return
+		}
+		if c.Replay != "" && !c.Multi {
+			if len(s.replay) >= maxReplay {
+				s.pins |= router.PinState
+				return
+			}
+			s.replay = append(s.replay, c.Replay)
+			if be.applied == len(s.replay)-1 {
+				be.applied = len(s.replay)
+			}
+		}
+	case router.KindUse:
+		if c.Name != "" {
+			s.setDB(c.Name)
+			be.db = c.Name
+		}
+	case router.KindTxBegin, router.KindTxBeginReadOnly:
+		s.nextTxMaster = false
+	}
+}
+
+// maxReplay bounds the SET statements kept for replay; past it the session
+// pins to the master.
+const maxReplay = 256
+
+func (s *Session) masterName() string {
+	if m, ok := s.srv.topo.Load().Master(); ok {
+		return m.Name
+	}
+	return ""
+}
+
+// pick returns the backend connection for a route, and the route's name.
+func (s *Session) pick(ctx context.Context, r router.Route) (*Backend, string, error) {
+	switch r {
+	case router.RouteTx:
+		if s.txNode != "" {
+			if be, ok := s.conns[s.txNode]; ok {
+				if err := s.checkTxMaster(be); err != nil {
+					return nil, "", err
+				}
+				return be, "transaction", nil
+			}
+		}
+	case router.RouteLast:
+		if be, ok := s.conns[s.lastNode]; ok {
+			return be, "last", nil
+		}
+	case router.RouteReplica:
+		be, err := s.replicaConn(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		if be != nil {
+			return be, "replica", nil
+		}
+	}
+	be, err := s.masterConn(ctx)
+	return be, "master", err
+}
+
+// checkTxMaster fails a transaction whose master is no longer the master (a
+// failover happened while it was open).
+func (s *Session) checkTxMaster(be *Backend) error {
+	snap := s.srv.topo.Load()
+	if n, ok := snap.Node(be.node); ok && n.Role == topology.RoleReplica && snap.MasterName != be.node && be.wasMaster {
+		s.txLost = fmt.Sprintf("master %s was replaced by %s while it was open", be.node, snap.MasterName)
+		s.dropConn(be, false)
+		s.txLost = fmt.Sprintf("master %s was replaced by %s while it was open", be.node, snap.MasterName)
+		return s.txLostErr()
+	}
+	if snap.MasterName != be.node && be.wasMaster {
+		s.txLost = fmt.Sprintf("master %s failed over to %q while it was open", be.node, snap.MasterName)
+		s.dropConn(be, true)
+		s.txLost = fmt.Sprintf("master %s failed over to %q while it was open", be.node, snap.MasterName)
+		return s.txLostErr()
+	}
+	return nil
+}
+
+// waitMaster returns the current master, holding the caller while a
+// failover or switchover runs (bounded by Routing.WriteHold).
+func (s *Session) waitMaster(ctx context.Context) (topology.Node, error) {
+	hold := s.srv.routing().WriteHold
+	var deadline time.Time
+	for {
+		snap := s.srv.topo.Load()
+		if m, ok := snap.Master(); ok && !snap.Failover {
+			return m, nil
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(hold)
+			s.srv.metrics.writesHeld.Add(1)
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			s.srv.metrics.holdTimeouts.Add(1)
+			return topology.Node{}, wire.NewError(erLockWaitTimeout, "HY000",
+				"switchyard: no master available within %s (failover in progress or master down); retry", hold)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-s.srv.topo.Changed():
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return topology.Node{}, ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// masterConn returns the session's connection to the current master.
+func (s *Session) masterConn(ctx context.Context) (*Backend, error) {
+	m, err := s.waitMaster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.txNode != "" && s.txNode != m.Name && s.status&wire.StatusInTrans != 0 {
+		if be, ok := s.conns[s.txNode]; ok {
+			if err := s.checkTxMaster(be); err != nil {
+				return nil, err
+			}
+		}
+	}
+	be, err := s.conn(ctx, m.Name, m.Address)
+	if err != nil {
+		return nil, err
+	}
+	be.wasMaster = true
+	return be, nil
+}
+
+// replicaConn returns a connection to a replica fit for this read, or nil
+// when the read should go to the master.
+func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
+	routing := s.srv.routing()
+	snap := s.srv.topo.Load()
+	exclude := ""
+	for attempt := 0; attempt < 2; attempt++ {
+		name, ok := router.ChooseReplica(snap, router.ReplicaOptions{MaxLag: routing.MaxReplicaLag,
+			Current: s.replicaNode, Outstanding: s.srv.outstandingLoad, Exclude: exclude})
+		if !ok {
+			if routing.NoReplicaError {
+				return nil, wire.NewError(crConnHostError, "HY000", "switchyard: no usable replica for this read (routing.no_replica: error)")
+			}
+			return nil, nil
+		}
+		n, _ := snap.Node(name)
+		be, err := s.conn(ctx, name, n.Address)
+		if err != nil {
+			s.log.Debug("replica unavailable", "node", name, "err", err)
+			exclude = name
+			continue
+		}
+		ok, err = s.caughtUp(be, routing)
+		if err != nil {
+			s.dropConn(be, true)
+			exclude = name
+			continue
+		}
+		if !ok {
+			s.srv.metrics.readFallbacks.Add(1)
+			return nil, nil // not caught up in time: the master has it
+		}
+		s.replicaNode = name
+		return be, nil
+	}
+	return nil, nil
+}
+
+// caughtUp makes sure a replica has applied what the consistency mode
+// demands, waiting on it (MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET)
+// within Routing.ReadWaitTimeout. false means: read from the master.
+func (s *Session) caughtUp(be *Backend, routing *Routing) (bool, error) {
+	var want gtidPos
+	switch routing.Consistency {
+	case ConsistencyEventual:
+		return true, nil
+	case ConsistencyStrong:
+		want = s.srv.ackedPos()
+	default:
+		want = s.lastGTID
+	}
+	if want.IsEmpty() {
+		return true, nil
+	}
+	if s.srv.nodeHas(be.node, want) {
+		return true, nil
+	}
+	if !be.tracks || want.Flavor() != be.flavor() {
+		return false, nil
+	}
+	start := time.Now()
+	ok, err := be.waitGTID(want, routing.ReadWaitTimeout)
+	s.srv.metrics.gtidWaits.Add(1)
+	s.srv.metrics.gtidWaitNanos.Add(uint64(time.Since(start)))
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		s.srv.noteNodeHas(be.node, want)
+	}
+	return ok, nil
+}
+
+// conn returns the session's connection to a node, getting one from the pool
+// and bringing it up to date with the session's state.
+func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error) {
+	be, ok := s.conns[node]
+	if !ok {
+		pool := s.srv.poolFor(node, addr)
+		pw, known := s.srv.password(s.user)
+		if !known {
+			return nil, wire.NewError(erAccessDenied, "28000", "Access denied for user '%s' (user removed from the configuration)", s.user)
+		}
+		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db}
+		var err error
+		be, err = pool.Get(ctx, key, pw)
+		if err != nil {
+			var we *wire.Error
+			if errors.As(err, &we) {
+				return nil, we
+			}
+			return nil, wire.NewError(crConnHostError, "HY000", "switchyard: cannot reach %s: %v", node, err)
+		}
+		be.dirty = true
+		be.applied = 0
+		s.conns[node] = be
+	}
+	if err := s.catchUp(be); err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return nil, we
+		}
+		s.dropConn(be, true)
+		return nil, wire.NewError(crServerLost, "HY000", "switchyard: lost connection to %s: %v", node, err)
+	}
+	return be, nil
+}
+
+// catchUp replays the session's database and SET statements that be has not
+// seen yet.
+func (s *Session) catchUp(be *Backend) error {
+	if s.db != "" && be.db != s.db {
+		if _, err := be.simple(append([]byte{wire.ComInitDB}, s.db...)); err != nil {
+			return err
+		}
+		be.db = s.db
+	}
+	for be.applied < len(s.replay) {
+		if err := be.query(s.replay[be.applied]); err != nil {
+			return fmt.Errorf("replay %q on %s: %w", s.replay[be.applied], be.node, err)
+		}
+		be.applied++
+	}
+	return nil
+}
+
+// noteWrite records the GTID of a write this session made.
+func (s *Session) noteWrite(be *Backend, v string) {
+	g, err := gtid.Parse(be.flavor(), v)
+	if err != nil || g.IsEmpty() {
+		return
+	}
+	if u, err := s.lastGTID.Union(g); err == nil {
+		s.lastGTID = u
+	} else {
+		s.lastGTID = g
+	}
+	s.srv.noteAck(g)
+}
+
+// refreshPinned updates the admin copy of the pin reasons.
+func (s *Session) refreshPinned() {
+	p := pinString(s.pins)
+	s.mu.Lock()
+	s.pinned = p
+	s.mu.Unlock()
+}

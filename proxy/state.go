@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchyard/switchyard/gtid"
+	"github.com/switchyard/switchyard/topology"
+)
+
+// Metrics are the proxy's counters (read by the admin port and /metrics).
+type Metrics struct {
+	stmtMaster, stmtReplica, stmtOther atomic.Uint64
+	errMaster, errReplica, errOther    atomic.Uint64
+	retries, readFallbacks             atomic.Uint64
+	writesHeld, holdTimeouts           atomic.Uint64
+	gtidWaits, gtidWaitNanos           atomic.Uint64
+}
+
+// MetricsSnapshot is a copy of the counters.
+type MetricsSnapshot struct {
+	StatementsMaster, StatementsReplica, StatementsOther uint64
+	ErrorsMaster, ErrorsReplica, ErrorsOther             uint64
+	ReplicaRetries, ReadFallbacks                        uint64
+	WritesHeld, HoldTimeouts                             uint64
+	GTIDWaits, GTIDWaitNanos                             uint64
+}
+
+func (m *Metrics) count(where string, failed bool) {
+	switch where {
+	case "master":
+		m.stmtMaster.Add(1)
+		if failed {
+			m.errMaster.Add(1)
+		}
+	case "replica":
+		m.stmtReplica.Add(1)
+		if failed {
+			m.errReplica.Add(1)
+		}
+	default:
+		m.stmtOther.Add(1)
+		if failed {
+			m.errOther.Add(1)
+		}
+	}
+}
+
+// Metrics returns a snapshot of the counters.
+func (s *Server) Metrics() MetricsSnapshot {
+	m := &s.metrics
+	return MetricsSnapshot{
+		StatementsMaster: m.stmtMaster.Load(), StatementsReplica: m.stmtReplica.Load(), StatementsOther: m.stmtOther.Load(),
+		ErrorsMaster: m.errMaster.Load(), ErrorsReplica: m.errReplica.Load(), ErrorsOther: m.errOther.Load(),
+		ReplicaRetries: m.retries.Load(), ReadFallbacks: m.readFallbacks.Load(),
+		WritesHeld: m.writesHeld.Load(), HoldTimeouts: m.holdTimeouts.Load(),
+		GTIDWaits: m.gtidWaits.Load(), GTIDWaitNanos: m.gtidWaitNanos.Load(),
+	}
+}
+
+// gtidState is what the proxy knows of GTIDs: every write it acknowledged,
+// and positions nodes are known to have applied.
+type gtidState struct {
+	mu      sync.Mutex
+	acked   gtid.Set
+	applied map[string]gtid.Set
+	seenPos map[string]string // node -> monitor's last GTID string, parsed into applied
+}
+
+func (s *Server) noteAck(g gtid.Set) {
+	s.gtids.mu.Lock()
+	defer s.gtids.mu.Unlock()
+	if u, err := s.gtids.acked.Union(g); err == nil {
+		s.gtids.acked = u
+	} else {
+		s.gtids.acked = g
+	}
+}
+
+// AckedGTIDs returns the union of the GTIDs of every write this proxy
+// acknowledged (the failover audit compares it with the promoted replica).
+func (s *Server) AckedGTIDs() gtid.Set { return s.ackedPos() }
+
+func (s *Server) ackedPos() gtid.Set {
+	s.gtids.mu.Lock()
+	defer s.gtids.mu.Unlock()
+	return s.gtids.acked
+}
+
+// nodeHas reports whether node is known to have applied pos, from waits that
+// succeeded and from the monitor's last reading.
+func (s *Server) nodeHas(node string, pos gtid.Set) bool {
+	var fromSnap string
+	if n, ok := s.topo.Load().Node(node); ok {
+		fromSnap = n.GTIDExecuted
+	}
+	s.gtids.mu.Lock()
+	defer s.gtids.mu.Unlock()
+	if s.gtids.applied == nil {
+		s.gtids.applied = make(map[string]gtid.Set)
+		s.gtids.seenPos = make(map[string]string)
+	}
+	if fromSnap != "" && s.gtids.seenPos[node] != fromSnap {
+		s.gtids.seenPos[node] = fromSnap
+		if g, err := gtid.Parse(pos.Flavor(), fromSnap); err == nil {
+			if u, err := s.gtids.applied[node].Union(g); err == nil {
+				s.gtids.applied[node] = u
+			} else {
+				s.gtids.applied[node] = g
+			}
+		}
+	}
+	cur, ok := s.gtids.applied[node]
+	return ok && cur.Contains(pos)
+}
+
+func (s *Server) noteNodeHas(node string, pos gtid.Set) {
+	s.gtids.mu.Lock()
+	defer s.gtids.mu.Unlock()
+	if s.gtids.applied == nil {
+		s.gtids.applied = make(map[string]gtid.Set)
+		s.gtids.seenPos = make(map[string]string)
+	}
+	if u, err := s.gtids.applied[node].Union(pos); err == nil {
+		s.gtids.applied[node] = u
+	} else {
+		s.gtids.applied[node] = pos
+	}
+}
+
+// forgetNode drops what is known of a node's position (it was rebuilt or
+// rejoined; its history may differ).
+func (s *Server) forgetNode(node string) {
+	s.gtids.mu.Lock()
+	defer s.gtids.mu.Unlock()
+	delete(s.gtids.applied, node)
+	delete(s.gtids.seenPos, node)
+}
+
+// outstanding returns the in-flight statement counter of a node.
+func (s *Server) outstanding(node string) *atomic.Int64 {
+	if v, ok := s.inflight.Load(node); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := s.inflight.LoadOrStore(node, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+func (s *Server) outstandingLoad(node string) int { return int(s.outstanding(node).Load()) }
+
+func (s *Server) routing() *Routing { return s.route.Load() }
+
+// SetRouting applies new routing settings (reload).
+func (s *Server) SetRouting(r Routing) { s.route.Store(&r) }
+
+var _ = topology.RoleMaster
