@@ -342,7 +342,7 @@ func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
 	exclude := ""
 	for attempt := 0; attempt < 2; attempt++ {
 		name, ok := router.ChooseReplica(snap, router.ReplicaOptions{MaxLag: routing.MaxReplicaLag,
-			Current: s.replicaNode, Outstanding: s.srv.outstandingLoad, Exclude: exclude})
+			Current: s.replicaNode, Outstanding: s.srv.outstandingLoad, Exclude: exclude, Spread: s.id})
 		if !ok {
 			if routing.NoReplicaError {
 				return nil, wire.NewError(crConnHostError, "HY000", "switchyard: no usable replica for this read (routing.no_replica: error)")

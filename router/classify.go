@@ -323,8 +323,10 @@ func (sc *scanner) sysVar(text string) {
 		sc.f.sticky = true
 	case eqFold(name, "last_insert_id"), eqFold(name, "identity"), eqFold(name, "last_gtid"),
 		eqFold(name, "read_only"), eqFold(name, "super_read_only"), eqFold(name, "innodb_read_only"),
-		eqFold(name, "server_id"), eqFold(name, "server_uuid"), eqFold(name, "hostname"),
 		hasPrefixFold(name, "gtid_"):
+		// @@read_only is how drivers find the writable node: answer it
+		// from the master. @@server_id / @@hostname are not: they tell
+		// which server answered, which is the point of asking.
 		sc.f.soft = true
 	}
 }

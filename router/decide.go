@@ -88,6 +88,10 @@ type ReplicaOptions struct {
 	Outstanding func(node string) int
 	// Exclude names a node not to use (e.g. one that just failed).
 	Exclude string
+	// Spread breaks ties between equally loaded replicas (e.g. the session
+	// id), so idle sessions spread over the replicas instead of all taking
+	// the first.
+	Spread uint32
 }
 
 // UsableReplica reports whether n may take reads.
@@ -115,7 +119,9 @@ func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok b
 	var best string
 	bestScore := -1.0
 	localFound := ""
-	for _, n := range snap.Nodes {
+	nn := len(snap.Nodes)
+	for i := range nn {
+		n := snap.Nodes[(i+int(o.Spread%uint32(max(nn, 1))))%nn]
 		if n.Name == o.Exclude || !UsableReplica(n, o.MaxLag) {
 			continue
 		}

@@ -82,6 +82,15 @@ func TestChooseReplica(t *testing.T) {
 			t.Errorf("%s: got %q,%v want %q,%v", c.name, got, ok, c.want, c.ok)
 		}
 	}
+	spread := map[string]bool{}
+	two := &topology.Snapshot{Nodes: []topology.Node{master, rep("r1", 0, 1, false), rep("r2", 0, 1, false)}}
+	for i := uint32(0); i < 6; i++ {
+		n, _ := ChooseReplica(two, ReplicaOptions{Spread: i})
+		spread[n] = true
+	}
+	if !spread["r1"] || !spread["r2"] {
+		t.Errorf("idle sessions did not spread: %v", spread)
+	}
 	down := rep("r1", 0, 1, false)
 	down.State = topology.StateDown
 	stopped := rep("r2", 0, 1, false)

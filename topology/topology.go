@@ -35,9 +35,12 @@ const (
 // can be shared across goroutines without locks.
 type Node struct {
 	Name    string
-	Address string // host:port
-	Role    Role
-	State   State
+	Address string // host:port the proxy and the monitor connect to
+	// ReplAddress is the host:port replicas use to reach this node (as they
+	// report it in Master_Host:Master_Port); empty means Address.
+	ReplAddress string
+	Role        Role
+	State       State
 
 	ReadOnly   bool
 	ServerID   uint32
@@ -52,6 +55,17 @@ type Node struct {
 	LagSeconds       float64 // -1 when unknown
 	LastIOError      string
 	LastSQLError     string
+	// IOConnecting: Slave_IO_Running=Connecting (the replica is retrying to
+	// reach its master).
+	IOConnecting bool
+	// SQLDelay is MASTER_DELAY in seconds (a delayed replica is never promoted).
+	SQLDelay int
+	// LastReceived is when the monitor last saw the replica receive anything
+	// (an event or a heartbeat) from its master; zero when unknown.
+	LastReceived time.Time
+	// GTIDReceived is the position received into the relay log (MariaDB
+	// Gtid_IO_Pos, MySQL Retrieved_Gtid_Set).
+	GTIDReceived string
 
 	// GTID positions as the server reports them (MariaDB gtid_current_pos,
 	// MySQL gtid_executed).
@@ -59,6 +73,11 @@ type Node struct {
 
 	LastChecked time.Time
 	LastError   string
+	// FailedProbes counts consecutive failed probes (0 when reachable).
+	FailedProbes int
+	// Note explains an operator or failover state (why fenced, errant GTIDs
+	// of an old master kept out, ...).
+	Note string
 
 	// Static configuration carried along for the router.
 	Weight    int
