@@ -79,6 +79,7 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 	s.refreshPinned()
 	clear(s.prepNames)
 	s.txNode, s.txLost, s.lastNode, s.replicaNode = "", "", "", ""
+	s.syncTxOn()
 	s.autocommit = true
 	s.mu.Lock()
 	s.user = user

@@ -60,6 +60,7 @@ func (s *Session) query(ctx context.Context, pkt []byte) error {
 		case router.KindTxRollback:
 			// The transaction is gone already; acknowledge the rollback.
 			s.txLost, s.txNode = "", ""
+			s.syncTxOn()
 			s.status &^= wire.StatusInTrans
 			return s.writeOK(0, 0)
 		case router.KindTxBegin, router.KindTxBeginReadOnly, router.KindTxCommit:
@@ -168,6 +169,9 @@ func (s *Session) afterAnswer(be *Backend, st uint16) {
 	} else {
 		s.txNode = ""
 	}
+	s.mu.Lock()
+	s.txOn = s.txNode
+	s.mu.Unlock()
 	s.lastNode = be.node
 }
 
@@ -313,25 +317,58 @@ func (s *Session) waitMaster(ctx context.Context) (topology.Node, error) {
 	}
 }
 
-// masterConn returns the session's connection to the current master.
+// masterConn returns the session's connection to the current master. When
+// the master cannot be reached, nothing has been sent yet: the statement
+// waits (bounded by Routing.WriteHold) for the monitor to publish a new
+// master instead of failing at once — the master may be failing over.
 func (s *Session) masterConn(ctx context.Context) (*Backend, error) {
-	m, err := s.waitMaster(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if s.txNode != "" && s.txNode != m.Name && s.status&wire.StatusInTrans != 0 {
-		if be, ok := s.conns[s.txNode]; ok {
-			if err := s.checkTxMaster(be); err != nil {
-				return nil, err
+	var deadline time.Time
+	for {
+		snap := s.srv.topo.Load()
+		m, err := s.waitMaster(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if s.txNode != "" && s.txNode != m.Name && s.status&wire.StatusInTrans != 0 {
+			if be, ok := s.conns[s.txNode]; ok {
+				if err := s.checkTxMaster(be); err != nil {
+					return nil, err
+				}
 			}
 		}
+		be, err := s.conn(ctx, m.Name, m.Address)
+		if err == nil {
+			be.wasMaster = true
+			return be, nil
+		}
+		var we *wire.Error
+		if !errors.As(err, &we) || (we.Code != crConnHostError && we.Code != crServerLost) {
+			return nil, err
+		}
+		// Unreachable master: hold until the topology changes.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.srv.routing().WriteHold)
+			s.srv.metrics.writesHeld.Add(1)
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			s.srv.metrics.holdTimeouts.Add(1)
+			return nil, err
+		}
+		changed := s.srv.topo.Changed()
+		if s.srv.topo.Load() != snap {
+			continue
+		}
+		t := time.NewTimer(min(wait, 250*time.Millisecond))
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		t.Stop()
 	}
-	be, err := s.conn(ctx, m.Name, m.Address)
-	if err != nil {
-		return nil, err
-	}
-	be.wasMaster = true
-	return be, nil
 }
 
 // replicaConn returns a connection to a replica fit for this read, or nil

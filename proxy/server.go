@@ -98,7 +98,8 @@ type Server struct {
 	metrics  Metrics
 	route    atomic.Pointer[Routing]
 	gtids    gtidState
-	inflight sync.Map // node -> *atomic.Int64
+	inflight sync.Map                    // node -> *atomic.Int64
+	observer atomic.Pointer[observerBox] // SetObserver (observe.go)
 }
 
 // Stats are server-wide counters.

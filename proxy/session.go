@@ -60,6 +60,7 @@ type Session struct {
 	since    time.Time // when it started
 	route    string    // route of the current/last statement
 	pinned   string    // pinString(pins), for Info
+	txOn     string    // copy of txNode while a transaction is open, for Drain
 	busy     atomic.Bool
 	inTx     atomic.Bool // copy of the in-transaction flag for Info
 	onMaster atomic.Bool // a statement runs on the master right now (drain)
@@ -222,6 +223,7 @@ func (s *Session) dropConn(be *Backend, broken bool) {
 			s.txLost = "the backend holding the transaction (" + be.node + ") failed"
 		}
 		s.txNode = ""
+		s.syncTxOn()
 	}
 	if p := s.srv.pool(be.node); p != nil {
 		p.Put(be, broken)
@@ -293,6 +295,7 @@ func (s *Session) resetConnection(ctx context.Context) error {
 	s.refreshPinned()
 	clear(s.prepNames)
 	s.txNode, s.txLost = "", ""
+	s.syncTxOn()
 	s.nextTxMaster = false
 	s.autocommit = true
 	s.status = wire.StatusAutocommit

@@ -5,7 +5,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"log"
 	"os"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -22,6 +25,10 @@ commands:
 `
 
 func main() {
+	// go-sql-driver (used by the monitor) prints connection noise such as
+	// "closing bad idle connection" on its own logger; the monitor reports
+	// node state itself, so keep that out of the operator's terminal.
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

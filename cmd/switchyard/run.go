@@ -12,10 +12,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/failover"
+	"github.com/switchyard/switchyard/gtid"
 	"github.com/switchyard/switchyard/proxy"
 	"github.com/switchyard/switchyard/topology"
 )
@@ -79,6 +79,41 @@ func proxyLimits(cfg *config.Config) proxy.Limits {
 	}
 }
 
+func proxyRouting(cfg *config.Config) proxy.Routing {
+	r := cfg.Routing
+	return proxy.Routing{
+		Consistency:     string(r.Consistency),
+		MaxReplicaLag:   r.MaxReplicaLag,
+		NoReplicaError:  r.NoReplica == config.NoReplicaError,
+		ReadWaitTimeout: r.ReadWaitTimeout,
+		WriteHold:       cfg.Failover.WriteHold,
+	}
+}
+
+// managerOptions maps the configuration onto the failover manager.
+func managerOptions(cfg *config.Config, store *topology.Store, log *slog.Logger, acked func() gtid.Set, drain func(context.Context) error) failover.Options {
+	f := cfg.Failover
+	return failover.Options{
+		MonitorOptions: failover.MonitorOptions{
+			Nodes: monitorNodes(cfg), User: cfg.Monitor.User, Password: cfg.Monitor.Password.Reveal(),
+			Interval: cfg.Monitor.Interval, Timeout: cfg.Monitor.Timeout, FailCount: cfg.Monitor.FailCount,
+			MaxLag: cfg.Routing.MaxReplicaLag, GracePeriod: f.GracePeriod, Store: store,
+			Logger: log.With("component", "failover"),
+		},
+		Cluster:      "switchyard",
+		ReplUser:     cfg.Replication.User,
+		ReplPassword: cfg.Replication.Password.Reveal(),
+		Automatic:    f.Automatic,
+		BlockPeriod:  f.BlockPeriod,
+		SemiSync:     f.SemiSync,
+		Hooks: failover.Hooks{PreFailover: f.Hooks.PreFailover, PostFailover: f.Hooks.PostFailover,
+			PostUnsuccessfulFailover: f.Hooks.PostUnsuccessfulFailover, Timeout: f.Hooks.Timeout},
+		PromoteCommand: f.PromoteCommand,
+		AckedGTIDs:     acked,
+		Drain:          drain,
+	}
+}
+
 func monitorNodes(cfg *config.Config) []failover.NodeConfig {
 	out := make([]failover.NodeConfig, 0, len(cfg.Nodes))
 	for _, n := range cfg.Nodes {
@@ -93,11 +128,23 @@ func monitorNodes(cfg *config.Config) []failover.NodeConfig {
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slog.LevelVar, hup <-chan os.Signal,
 	reload func() (*config.Config, error), ready func(addr string)) error {
 	store := topology.NewStore(nil)
-	mon := failover.NewMonitor(failover.MonitorOptions{
-		Nodes: monitorNodes(cfg), User: cfg.Monitor.User, Password: cfg.Monitor.Password.Reveal(),
-		Interval: cfg.Monitor.Interval, Timeout: cfg.Monitor.Timeout, Store: store, Logger: log.With("component", "monitor"),
-	})
-	snap := mon.Probe(ctx)
+	// The proxy is built after the first probe (it announces the master's
+	// version); the manager reaches it through these two indirections.
+	var srv *proxy.Server
+	mgr := failover.New(managerOptions(cfg, store, log,
+		func() gtid.Set {
+			if srv == nil {
+				return gtid.Set{}
+			}
+			return srv.AckedGTIDs()
+		},
+		func(ctx context.Context) error {
+			if srv == nil {
+				return nil
+			}
+			return srv.Drain(ctx)
+		}))
+	snap := mgr.Probe(ctx)
 	version := "10.11.0-MariaDB-switchyard"
 	if m, ok := snap.Master(); ok {
 		version = m.Version
@@ -119,9 +166,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slo
 	if err != nil {
 		return err
 	}
-	srv, err := proxy.New(proxy.Options{
+	routing := proxyRouting(cfg)
+	srv, err = proxy.New(proxy.Options{
 		Users: proxyUsers(cfg), Limits: proxyLimits(cfg), TLS: ctls, RequireTLS: cfg.TLS != nil && cfg.TLS.Require,
 		BackendTLS: btls, ServerVersion: version, Topology: store, Logger: log.With("component", "proxy"),
+		Routing: &routing,
 	})
 	if err != nil {
 		return err
@@ -137,7 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slo
 	monDone := make(chan struct{})
 	go func() {
 		defer close(monDone)
-		mon.Run(runCtx)
+		mgr.Run(runCtx)
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(runCtx, ln) }()
@@ -159,6 +208,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slo
 			}
 			srv.SetUsers(proxyUsers(next))
 			srv.SetLimits(proxyLimits(next))
+			srv.SetRouting(proxyRouting(next))
 			level.Set(next.Log.Level)
 			cfg = next
 			log.Info("configuration reloaded")
@@ -185,5 +235,3 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slo
 		}
 	}
 }
-
-var _ = time.Second

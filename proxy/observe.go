@@ -1,0 +1,39 @@
+package proxy
+
+import "time"
+
+// StatementObserver is told of every statement a session ran on a backend:
+// the route it took (master, replica, transaction, last), whether it failed,
+// and how long it took from sending the command to the end of the relayed
+// answer. It is called on the session's goroutine, on the hot path: it must
+// be fast and must not block.
+type StatementObserver interface {
+	Statement(route string, failed bool, d time.Duration)
+}
+
+// observerBox lets an interface value sit in an atomic.Pointer.
+type observerBox struct{ o StatementObserver }
+
+// SetObserver installs o (nil removes it). Safe to call while serving.
+func (s *Server) SetObserver(o StatementObserver) {
+	if o == nil {
+		s.observer.Store(nil)
+		return
+	}
+	s.observer.Store(&observerBox{o})
+}
+
+// observe reports a statement that started at start to the observer, if any.
+func (s *Server) observe(route string, failed bool, start time.Time) {
+	if b := s.observer.Load(); b != nil {
+		b.o.Statement(route, failed, time.Since(start))
+	}
+}
+
+// SessionCount returns the number of client sessions logged in, without
+// copying them as Sessions does.
+func (s *Server) SessionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
