@@ -30,6 +30,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the data directory on exit")
 	backend := fs.String("backend", "auto", "how to run servers: auto, local or docker")
 	verbose := fs.Bool("v", false, "debug logging")
+	serverBin := fs.String("server-binary", "", "database server to run (default: mariadbd or mysqld from PATH or /usr/sbin)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -65,7 +66,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "starting %d MariaDB servers...\n", *replicas+1)
 	c, err := cluster.Start(ctx, cluster.Options{Dir: *dir, Keep: *keep, Replicas: nrep, BasePort: *basePort,
-		SemiSync: *semiSync, Backend: *backend, Logger: log,
+		SemiSync: *semiSync, Backend: *backend, Logger: log, ServerBinary: *serverBin,
 		ExtraServerArgs: []string{"--max-allowed-packet=256M", "--local-infile=1"}})
 	if err != nil {
 		fmt.Fprintf(stderr, "switchyard sandbox: %v\n", err)
