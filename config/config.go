@@ -173,11 +173,30 @@ const (
 
 // Routing configures the read/write split.
 type Routing struct {
+	// Rules force a route for statements matching a pattern or digest.
+	Rules           []Rule
 	Consistency     Consistency
 	MaxReplicaLag   time.Duration
 	NoReplica       NoReplica
 	ReadWaitTimeout time.Duration
 }
+
+// Rule routes the statements that match it. A replica rule never sends a
+// write or a locking read to a replica: it acts like a routing hint.
+type Rule struct {
+	Match  string // regular expression over the statement text
+	Digest string // or: hexadecimal digest of the normalised statement
+	Route  RouteTo
+}
+
+// RouteTo is a rule's destination.
+type RouteTo string
+
+// Rule destinations.
+const (
+	RouteMaster  RouteTo = "master"
+	RouteReplica RouteTo = "replica"
+)
 
 // Failover configures automatic failover.
 type Failover struct {

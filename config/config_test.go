@@ -339,6 +339,12 @@ func nodeBad() []struct {
 			[]string{`cfg.yaml:6: nodes[1].local: must be true or false, got "1"`}},
 		{"bad auth plugin", "users:\n  - {user: app, password: x, auth: old_password}\nmonitor: {user: m, password: p}\nadmin: {password: a}\nnodes: [{name: n, address: 'h:1'}]\n",
 			[]string{`cfg.yaml:2: users[0].auth: must be one of mysql_native_password | caching_sha2_password, got "old_password"`}},
+		{"bad routing rule", "users: [{user: app, password: x}]\nmonitor: {user: m, password: p}\nadmin: {password: a}\nnodes: [{name: n, address: 'h:1'}]\nrouting:\n  rules:\n    - {match: '(', route: master}\n    - {digest: xyz, route: replica}\n    - {match: 'a', route: sideways}\n",
+			[]string{
+				"cfg.yaml:7: routing.rules[0].match: not a valid regular expression: error parsing regexp: missing closing ): `(`",
+				`cfg.yaml:8: routing.rules[1].digest: must be a hexadecimal digest, got "xyz"`,
+				`cfg.yaml:9: routing.rules[2].route: must be one of master | replica, got "sideways"`,
+			}},
 		{"duplicate user", "users:\n  - {user: app, password: x}\n  - {user: app, password: y}\nmonitor: {user: m, password: p}\nadmin: {password: a}\nnodes: [{name: n, address: 'h:1'}]\n",
 			[]string{`cfg.yaml:3: users[1].user: duplicate user "app" (also users[0])`}},
 	}
@@ -449,7 +455,7 @@ func TestExampleFile(t *testing.T) {
 	}
 	// The example documents the defaults: its sections must equal Default().
 	d := Default()
-	if c.Limits != d.Limits || c.Routing != d.Routing || c.Failover != d.Failover || c.Log != d.Log ||
+	if c.Limits != d.Limits || !reflect.DeepEqual(c.Routing, d.Routing) || c.Failover != d.Failover || c.Log != d.Log ||
 		c.Listen != d.Listen || c.Admin.Listen != d.Admin.Listen || c.HTTP != d.HTTP ||
 		c.Monitor.Interval != d.Monitor.Interval || c.Monitor.Timeout != d.Monitor.Timeout || c.Monitor.FailCount != d.Monitor.FailCount {
 		t.Errorf("example differs from defaults:\n%+v\n%+v", c, d)

@@ -158,11 +158,36 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"max_idle_backend_connections_per_node", "backend_idle_timeout", "client_idle_timeout",
 		"handshake_timeout", "connect_timeout", "shutdown_timeout", "max_packet_size"), &c.Limits)
 
-	r := top.sub("routing", "consistency", "max_replica_lag", "no_replica", "read_wait_timeout")
+	r := top.sub("routing", "consistency", "max_replica_lag", "no_replica", "read_wait_timeout", "rules")
 	enum(r, "consistency", &c.Routing.Consistency, ConsistencyEventual, ConsistencySession, ConsistencyStrong)
 	r.duration("max_replica_lag", &c.Routing.MaxReplicaLag, nonNegativeDur)
 	enum(r, "no_replica", &c.Routing.NoReplica, NoReplicaMaster, NoReplicaError)
 	r.duration("read_wait_timeout", &c.Routing.ReadWaitTimeout, nonNegativeDur)
+	if items, ok := r.list("rules"); ok {
+		for i, it := range items {
+			ro := d.object(it, fmt.Sprintf("routing.rules[%d]", i), "match", "digest", "route")
+			var rule Rule
+			hasMatch := ro.str("match", &rule.Match)
+			hasDigest := ro.str("digest", &rule.Digest)
+			switch {
+			case hasMatch == hasDigest:
+				d.errorf(ro.line, ro.path, "give exactly one of match (a regular expression) or digest (from the admin port's query_digest table)")
+			case hasMatch:
+				if _, err := regexp.Compile(rule.Match); err != nil {
+					d.errorf(ro.lineOf("match"), ro.key("match"), "not a valid regular expression: %v", err)
+				}
+			case hasDigest:
+				if _, err := strconv.ParseUint(rule.Digest, 16, 64); err != nil {
+					d.errorf(ro.lineOf("digest"), ro.key("digest"), "must be a hexadecimal digest, got %q", rule.Digest)
+				}
+			}
+			if ro.missing("route", "is required (master or replica)") {
+				continue
+			}
+			enum(ro, "route", &rule.Route, RouteMaster, RouteReplica)
+			c.Routing.Rules = append(c.Routing.Rules, rule)
+		}
+	}
 
 	f := top.sub("failover", "automatic", "write_hold", "block_period", "grace_period", "semi_sync", "hooks", "promote_command")
 	f.boolean("automatic", &c.Failover.Automatic)

@@ -119,6 +119,15 @@ func (c *Config) settings(reveal bool) []Setting {
 	add("routing.max_replica_lag", dur(r.MaxReplicaLag))
 	add("routing.no_replica", string(r.NoReplica))
 	add("routing.read_wait_timeout", dur(r.ReadWaitTimeout))
+	for i, rule := range r.Rules {
+		p := fmt.Sprintf("routing.rules[%d].", i)
+		if rule.Match != "" {
+			add(p+"match", rule.Match)
+		} else {
+			add(p+"digest", rule.Digest)
+		}
+		add(p+"route", string(rule.Route))
+	}
 
 	f := c.Failover
 	add("failover.automatic", b(f.Automatic))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/cluster"
 	"github.com/switchyard/switchyard/proxy"
+	"github.com/switchyard/switchyard/router"
 )
 
 // splitEnv is a 1 master + 2 replica cluster behind the proxy.
@@ -401,5 +402,24 @@ func TestReadYourWrites(t *testing.T) {
 	}
 	if reads < pairs/2 {
 		t.Errorf("only %d of %d reads ran on replicas: the test would prove nothing", reads, pairs)
+	}
+}
+
+func TestSplitRoutingRules(t *testing.T) {
+	rules, err := router.CompileRules([]router.RuleSpec{{Match: `(?i)critical_read`, Route: "master"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := proxy.DefaultRouting()
+	r.Rules = rules
+	e := splitEnv(t, &r)
+	masterID, replicas := e.ids()
+	c, end := oneConn(t, e.dsn(""))
+	defer end()
+	if id := serverID(t, c, "SELECT @@server_id AS critical_read"); id != masterID {
+		t.Errorf("rule-matched read ran on %d, want master %d", id, masterID)
+	}
+	if id := serverID(t, c, "SELECT @@server_id AS ordinary"); replicas[id] == "" {
+		t.Errorf("ordinary read ran on %d, want a replica", id)
 	}
 }

@@ -37,3 +37,12 @@ func (s *Server) SessionCount() int {
 	defer s.mu.Unlock()
 	return len(s.sessions)
 }
+
+// Listening reports whether Serve has a client listener open (it has been
+// called and Shutdown has not).
+func (s *Server) Listening() bool {
+	s.lnMu.Lock()
+	n := len(s.lns)
+	s.lnMu.Unlock()
+	return n > 0 && !s.draining.Load()
+}

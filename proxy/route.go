@@ -31,6 +31,8 @@ type Routing struct {
 	WriteHold       time.Duration // master-bound statements wait this long for a master
 	// ReadsOnMaster disables the split: everything goes to the master.
 	ReadsOnMaster bool
+	// Rules force routes by pattern or digest (nil: none).
+	Rules *router.Rules
 }
 
 // DefaultRouting is the routing of a fresh configuration.
@@ -52,6 +54,9 @@ func routeFixed(r router.Route) routeSpec { return routeSpec{route: r} }
 func (s *Session) query(ctx context.Context, pkt []byte) error {
 	text := string(pkt[1:])
 	c := router.Classify(text)
+	if rules := s.srv.routing().Rules; rules != nil {
+		c = rules.Apply(text, c)
+	}
 	if c.Kind == router.KindKill && c.KillID != 0 && c.KillID <= 1<<32-1 {
 		return s.kill(ctx, uint32(c.KillID), c.KillQuery)
 	}

@@ -48,7 +48,11 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	numParams := binary.LittleEndian.Uint16(p[7:9])
 	s.nextStmt++
 	vid := s.nextStmt
-	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, class: router.Classify(string(sql)), numParams: numParams, numCols: numCols}
+	class := router.Classify(string(sql))
+	if rules := s.srv.routing().Rules; rules != nil {
+		class = rules.Apply(string(sql), class)
+	}
+	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, class: class, numParams: numParams, numCols: numCols}
 	s.lastStmt = vid
 	be.stmts[vid] = &backendStmt{id: backendID}
 	binary.LittleEndian.PutUint32(p[1:5], vid)

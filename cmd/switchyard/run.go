@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/failover"
 	"github.com/switchyard/switchyard/gtid"
 	"github.com/switchyard/switchyard/proxy"
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/topology"
 )
 
@@ -81,12 +82,19 @@ func proxyLimits(cfg *config.Config) proxy.Limits {
 
 func proxyRouting(cfg *config.Config) proxy.Routing {
 	r := cfg.Routing
+	var specs []router.RuleSpec
+	for _, ru := range r.Rules {
+		specs = append(specs, router.RuleSpec{Match: ru.Match, Digest: ru.Digest, Route: string(ru.Route)})
+	}
+	// The configuration validated the rules already.
+	rules, _ := router.CompileRules(specs)
 	return proxy.Routing{
 		Consistency:     string(r.Consistency),
 		MaxReplicaLag:   r.MaxReplicaLag,
 		NoReplicaError:  r.NoReplica == config.NoReplicaError,
 		ReadWaitTimeout: r.ReadWaitTimeout,
 		WriteHold:       cfg.Failover.WriteHold,
+		Rules:           rules,
 	}
 }
 

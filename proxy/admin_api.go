@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/router"
+)
+
+// ErrNoSession is returned by KillSession for an id no session has.
+var ErrNoSession = errors.New("no such session")
+
+// KillSession ends session id the way KILL CONNECTION does: the statement it
+// runs is killed on its backend and the session closes at its next read. It
+// is the admin port's KILL SESSION (no owner check: the admin is trusted).
+func (s *Server) KillSession(ctx context.Context, id uint32) error {
+	target := s.session(id)
+	if target == nil {
+		return fmt.Errorf("%w: %d", ErrNoSession, id)
+	}
+	target.mu.Lock()
+	user := target.user
+	be := target.active
+	var node string
+	var thread uint32
+	if be != nil && target.busy.Load() {
+		node, thread = be.node, be.threadID
+	}
+	target.mu.Unlock()
+	target.killed.Store(true)
+	var err error
+	if thread != 0 {
+		if kerr := s.killBackend(ctx, user, node, thread, false); kerr != nil {
+			err = fmt.Errorf("kill thread %d on %s: %w", thread, node, kerr)
+		}
+	}
+	// Wake the target if it waits for its client.
+	_ = target.cw.SetReadDeadline(timeNow())
+	return err
+}
+
+// DigestStat is one row of the query digest table.
+type DigestStat struct {
+	Digest       uint64
+	Normalized   string
+	Count        uint64
+	Total, Max   time.Duration
+	Rows         uint64
+	MasterCount  uint64
+	ReplicaCount uint64
+	OtherCount   uint64
+	Last         time.Time
+}
+
+// Digests aggregates statements by normalised text for the admin port's
+// query_digest table. It holds at most Limit digests: when full, the least
+// recently seen one is dropped, so a stream of distinct statements cannot
+// grow it without bound. The zero value is not usable; use NewDigests.
+type Digests struct {
+	mu    sync.Mutex
+	limit int
+	m     map[uint64]*DigestStat
+}
+
+// NewDigests returns a collector of at most limit digests (default 1000).
+func NewDigests(limit int) *Digests {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return &Digests{limit: limit, m: make(map[uint64]*DigestStat, min(limit, 64))}
+}
+
+// Record counts one statement: its text, where it ran ("master",
+// "replica", anything else counts as other), how long it took and how many
+// rows it returned or changed.
+func (d *Digests) Record(sql string, route string, dur time.Duration, rows uint64) {
+	if d == nil {
+		return
+	}
+	norm := router.Normalize(sql)
+	key := fnv(norm)
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.m[key]
+	if !ok {
+		if len(d.m) >= d.limit {
+			d.evictLocked()
+		}
+		if len(norm) > 1024 {
+			norm = norm[:1024] // long IN lists etc.: the prefix identifies it
+		}
+		st = &DigestStat{Digest: key, Normalized: norm}
+		d.m[key] = st
+	}
+	st.Count++
+	st.Total += dur
+	st.Max = max(st.Max, dur)
+	st.Rows += rows
+	st.Last = now
+	switch route {
+	case "master":
+		st.MasterCount++
+	case "replica":
+		st.ReplicaCount++
+	default:
+		st.OtherCount++
+	}
+}
+
+// evictLocked drops the least recently seen digest (O(n), on insert into a
+// full table only).
+func (d *Digests) evictLocked() {
+	var oldest uint64
+	var t time.Time
+	first := true
+	for k, st := range d.m {
+		if first || st.Last.Before(t) {
+			oldest, t, first = k, st.Last, false
+		}
+	}
+	delete(d.m, oldest)
+}
+
+// Snapshot returns the digests, most total time first.
+func (d *Digests) Snapshot() []DigestStat {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	out := make([]DigestStat, 0, len(d.m))
+	for _, st := range d.m {
+		out = append(out, *st)
+	}
+	d.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out
+}
+
+// Reset clears the table.
+func (d *Digests) Reset() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	clear(d.m)
+	d.mu.Unlock()
+}
+
+// fnv is router.Digest's hash over an already normalised text (Digest
+// would normalise a second time).
+func fnv(n string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(n); i++ {
+		h ^= uint64(n[i])
+		h *= 1099511628211
+	}
+	return h
+}
