@@ -26,9 +26,15 @@ vet:
 
 # Every test, the integration tests against real MariaDB servers included.
 test:
-	./scripts/ensure-deps.sh sysbench
+	./scripts/ensure-deps.sh sysbench chromium
 	$(MAKE) vet
 	$(GO) test $(GOTESTFLAGS) ./...
+
+# Switchyard against a direct connection and HAProxy (TCP mode) on a sandbox
+# cluster: sysbench matrix, 1 GB stream, idle clients. BENCH_FLAGS="--time 5".
+bench: build
+	./scripts/ensure-deps.sh sysbench haproxy
+	$(GO) run ./bench/cmd/bench --switchyard $(BIN) $(BENCH_FLAGS)
 
 # Short fuzzing runs of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 20s

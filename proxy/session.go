@@ -81,17 +81,20 @@ type stmtInfo struct {
 
 // SessionInfo is what the admin port shows of a session.
 type SessionInfo struct {
-	ID        uint32
-	User      string
-	Client    string
-	DB        string
-	Backend   string // node running the current statement, or the last one
-	Route     string
-	Pinned    string // why the session is pinned to the master, "" if not
-	InTx      bool
-	Statement string
-	Since     time.Time
-	Started   time.Time
+	ID      uint32
+	User    string
+	Client  string
+	DB      string
+	Backend string // node running the current statement
+	// BackendThread is that backend connection's id (what CONNECTION_ID()
+	// returns inside the statement).
+	BackendThread uint32
+	Route         string
+	Pinned        string // why the session is pinned to the master, "" if not
+	InTx          bool
+	Statement     string
+	Since         time.Time
+	Started       time.Time
 }
 
 // Info returns a snapshot for the admin port.
@@ -103,6 +106,7 @@ func (s *Session) Info() SessionInfo {
 		Pinned: s.pinned}
 	if s.active != nil {
 		in.Backend = s.active.node
+		in.BackendThread = s.active.threadID
 	}
 	return in
 }
