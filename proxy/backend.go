@@ -182,7 +182,13 @@ func dialBackend(ctx context.Context, node, addr string, key poolKey, password s
 			}
 		}
 		if tlsCfg != nil {
-			c.SetTLSConfig(tlsCfg)
+			tc := tlsCfg
+			if tc.ServerName == "" && !tc.InsecureSkipVerify {
+				// Verify each node against its own host name.
+				tc = tc.Clone()
+				tc.ServerName, _, _ = net.SplitHostPort(addr)
+			}
+			c.SetTLSConfig(tc)
 		}
 		if err := c.SetCollation(coll); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -121,6 +122,13 @@ func (s *Session) forwardTo(ctx context.Context, pkt []byte, rs routeSpec, mode 
 	s.afterStatement(be, rs.class)
 	return nil
 }
+
+// unreachableErr: the node did not answer at the network level (refused,
+// timed out), as opposed to refusing us (TLS, credentials).
+type unreachableErr struct{ err *wire.Error }
+
+func (e *unreachableErr) Error() string { return e.err.Error() }
+func (e *unreachableErr) Unwrap() error { return e.err }
 
 // retryOnMaster: a replica failed before any byte reached the client.
 type retryOnMaster struct{ err error }
@@ -346,8 +354,8 @@ func (s *Session) masterConn(ctx context.Context) (*Backend, error) {
 			be.wasMaster = true
 			return be, nil
 		}
-		var we *wire.Error
-		if !errors.As(err, &we) || (we.Code != crConnHostError && we.Code != crServerLost) {
+		var ue *unreachableErr
+		if !errors.As(err, &ue) {
 			return nil, err
 		}
 		// Unreachable master: hold until the topology changes.
@@ -467,7 +475,12 @@ func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error)
 			if errors.As(err, &we) {
 				return nil, we
 			}
-			return nil, wire.NewError(crConnHostError, "HY000", "switchyard: cannot reach %s: %v", node, err)
+			we = wire.NewError(crConnHostError, "HY000", "switchyard: cannot reach %s: %v", node, err)
+			var ne net.Error
+			if errors.As(err, &ne) {
+				return nil, &unreachableErr{err: we}
+			}
+			return nil, we
 		}
 		be.dirty = true
 		be.applied = 0
