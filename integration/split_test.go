@@ -423,3 +423,39 @@ func TestSplitRoutingRules(t *testing.T) {
 		t.Errorf("ordinary read ran on %d, want a replica", id)
 	}
 }
+
+// TestStrongConsistency: in strong mode a read sees every write the proxy
+// acknowledged before it, from any session.
+func TestStrongConsistency(t *testing.T) {
+	r := proxy.DefaultRouting()
+	r.Consistency = proxy.ConsistencyStrong
+	e := splitEnv(t, &r)
+	_, replicas := e.ids()
+	w, endW := oneConn(t, e.dsn(""))
+	defer endW()
+	rd, endR := oneConn(t, e.dsn(""))
+	defer endR()
+	ctx := t.Context()
+	if _, err := w.ExecContext(ctx, "CREATE TABLE strong (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	stale := 0
+	for i := 0; i < 300; i++ {
+		if _, err := w.ExecContext(ctx, "INSERT INTO strong VALUES (?)", i); err != nil {
+			t.Fatal(err)
+		}
+		var id, n int
+		if err := rd.QueryRowContext(ctx, "SELECT @@server_id, COUNT(*) FROM strong WHERE id = ?", i).Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			stale++
+		}
+		if replicas[id] == "" && i > 10 {
+			t.Fatalf("strong read %d ran on server %d, want a replica", i, id)
+		}
+	}
+	if stale != 0 {
+		t.Fatalf("%d of 300 reads by another session missed an acknowledged write", stale)
+	}
+}
