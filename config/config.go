@@ -47,6 +47,7 @@ type Config struct {
 	Limits      Limits
 	Routing     Routing
 	Failover    Failover
+	Drill       Drill
 	Log         Log
 
 	// Path is the file the config was loaded from (Load), or the name given
@@ -197,6 +198,16 @@ const (
 	RouteMaster  RouteTo = "master"
 	RouteReplica RouteTo = "replica"
 )
+
+// Drill configures how drills inject faults on a cluster the sandbox did
+// not start: command lines run with {node} and {address} replaced (and
+// SWITCHYARD_NODE / SWITCHYARD_ADDRESS in the environment). Without them,
+// only switchover-and-back and isolate-master drills can run.
+type Drill struct {
+	KillCommand  string // e.g. ssh {node} sudo pkill -9 mariadbd
+	StopCommand  string
+	StartCommand string
+}
 
 // Failover configures automatic failover.
 type Failover struct {

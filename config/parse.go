@@ -38,7 +38,7 @@ func Parse(data []byte, name string) (*Config, error) {
 }
 
 var topKeys = []string{"listen", "users", "nodes", "monitor", "replication", "admin", "http",
-	"tls", "backend_tls", "limits", "routing", "failover", "log"}
+	"tls", "backend_tls", "limits", "routing", "failover", "drill", "log"}
 
 func parse(data []byte, name, baseDir string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if name == "" {
@@ -188,6 +188,11 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			c.Routing.Rules = append(c.Routing.Rules, rule)
 		}
 	}
+
+	dr := top.sub("drill", "kill_command", "stop_command", "start_command")
+	dr.str("kill_command", &c.Drill.KillCommand)
+	dr.str("stop_command", &c.Drill.StopCommand)
+	dr.str("start_command", &c.Drill.StartCommand)
 
 	f := top.sub("failover", "automatic", "write_hold", "block_period", "grace_period", "semi_sync", "hooks", "promote_command")
 	f.boolean("automatic", &c.Failover.Automatic)

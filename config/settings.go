@@ -129,6 +129,10 @@ func (c *Config) settings(reveal bool) []Setting {
 		add(p+"route", string(rule.Route))
 	}
 
+	add("drill.kill_command", c.Drill.KillCommand)
+	add("drill.stop_command", c.Drill.StopCommand)
+	add("drill.start_command", c.Drill.StartCommand)
+
 	f := c.Failover
 	add("failover.automatic", b(f.Automatic))
 	add("failover.write_hold", dur(f.WriteHold))

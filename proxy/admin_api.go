@@ -39,7 +39,7 @@ func (s *Server) KillSession(ctx context.Context, id uint32) error {
 		}
 	}
 	// Wake the target if it waits for its client.
-	_ = target.cw.SetReadDeadline(timeNow())
+	target.wake()
 	return err
 }
 
@@ -81,7 +81,15 @@ func (d *Digests) Record(sql string, route string, dur time.Duration, rows uint6
 	if d == nil {
 		return
 	}
-	norm := router.Normalize(sql)
+	d.RecordNormalized(router.Normalize(sql), route, dur, rows)
+}
+
+// RecordNormalized is Record for a text already normalised (a prepared
+// statement's, normalised once rather than at every execution).
+func (d *Digests) RecordNormalized(norm string, route string, dur time.Duration, rows uint64) {
+	if d == nil {
+		return
+	}
 	key := fnv(norm)
 	now := time.Now()
 	d.mu.Lock()

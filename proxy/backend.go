@@ -59,6 +59,9 @@ type Backend struct {
 	gtidVar string
 	// wasMaster: the session used this connection as its master connection.
 	wasMaster bool
+	// noReuse: the connection's capabilities were changed (COM_SET_OPTION),
+	// which COM_RESET_CONNECTION does not undo: close it instead of pooling.
+	noReuse bool
 }
 
 // flavor is the GTID flavour of the server.

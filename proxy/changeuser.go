@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/subtle"
+	"errors"
 	"time"
 
 	"github.com/switchyard/switchyard/router"
@@ -91,7 +92,13 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 	if db != "" {
 		// Check the database exists by connecting now.
 		if _, _, err := s.pick(ctx, router.RouteMaster); err != nil {
-			return s.writeBackendErr(err)
+			we := &wire.Error{}
+			if !errors.As(err, &we) {
+				we = wire.NewError(crConnHostError, "HY000", "switchyard: %v", err)
+			}
+			// The previous state is gone already: like a failed login, close.
+			_ = s.cw.WriteError(we) // continues the sequence (3)
+			return errQuit
 		}
 	}
 	if err := s.cw.WritePacket(wire.AppendOK(nil, 0, 0, s.status, 0)); err != nil {

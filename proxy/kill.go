@@ -81,7 +81,7 @@ func (s *Session) kill(ctx context.Context, id uint32, query bool) error {
 	}
 	if !query {
 		// Wake the target if it waits for its client.
-		_ = target.cw.SetReadDeadline(timeNow())
+		target.wake()
 	}
 	return s.writeOK(0, 0)
 }

@@ -166,7 +166,7 @@ func (p *Pool) SetLimits(l PoolLimits) {
 // first so no session state leaks to the next client; one that fails the
 // reset, or that the caller marks broken, is closed.
 func (p *Pool) Put(b *Backend, broken bool) {
-	if broken {
+	if broken || b.noReuse {
 		p.discard(b)
 		return
 	}

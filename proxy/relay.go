@@ -123,6 +123,10 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 	}
 
 	// Query / execute: a sequence of results while MORE_RESULTS is set.
+	// status is the server status after the last completed result: an ERR
+	// that ends a multi-statement text leaves the earlier statements' effects
+	// (an open transaction, say) in place.
+	status = s.status
 	for {
 		f, err := next(true)
 		if err != nil {
@@ -137,7 +141,8 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return status, flush()
 		case f.First == wire.ErrHeader:
 			s.lastErr = true
-			return s.status &^ wire.StatusMoreResultsExists, flush()
+			s.partialErr = status&wire.StatusMoreResultsExists != 0
+			return status &^ wire.StatusMoreResultsExists, flush()
 		case f.First == wire.InfileHeader && mode == modeQuery:
 			if err := flush(); err != nil {
 				return 0, err
@@ -173,12 +178,14 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			}
 			if f.First == wire.ErrHeader {
 				s.lastErr = true
-				return s.status &^ wire.StatusMoreResultsExists, flush()
+				s.partialErr = status&wire.StatusMoreResultsExists != 0
+				return status &^ wire.StatusMoreResultsExists, flush()
 			}
 			if wire.IsEOF(f) {
 				status = wire.EOFStatus(f.Payload)
 				break
 			}
+			s.rows++
 		}
 		if status&wire.StatusMoreResultsExists == 0 {
 			return status, flush()

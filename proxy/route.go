@@ -104,7 +104,12 @@ func (s *Session) forwardTo(ctx context.Context, pkt []byte, rs routeSpec, mode 
 	}
 	err = s.exec(be, pkt, mode, text, where)
 	var retry *retryOnMaster
-	if errors.As(err, &retry) {
+	if asRetry(err, &retry) && s.killed.Load() {
+		// The session was killed (its backend connection with it): do not
+		// run the statement again elsewhere.
+		return errQuit
+	}
+	if asRetry(err, &retry) {
 		s.log.Warn("replica failed before answering; retrying on the master", "node", be.node, "err", retry.err)
 		s.srv.metrics.retries.Add(1)
 		be, where, err = s.pick(ctx, router.RouteMaster)
@@ -112,12 +117,21 @@ func (s *Session) forwardTo(ctx context.Context, pkt []byte, rs routeSpec, mode 
 			return s.writeBackendErr(err)
 		}
 		err = s.exec(be, pkt, mode, text, where)
-		if errors.As(err, &retry) {
+		if asRetry(err, &retry) {
 			return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, retry.err))
 		}
 	}
-	if err != nil || rs.class == nil || s.lastErr {
+	if err != nil || rs.class == nil {
 		return err
+	}
+	if s.lastErr {
+		if s.partialErr {
+			// Earlier statements of the text ran: keep what they pinned
+			// (pinning too much is safe, too little is not).
+			s.pins |= rs.class.Pin
+			s.refreshPinned()
+		}
+		return nil
 	}
 	s.afterStatement(be, rs.class)
 	return nil
@@ -135,14 +149,35 @@ type retryOnMaster struct{ err error }
 
 func (r *retryOnMaster) Error() string { return r.err.Error() }
 
+// asRetry is errors.As for *retryOnMaster. errors.As takes the target's
+// address as an interface, which moves it to the heap: one allocation per
+// statement on the hot path.
+func asRetry(err error, target **retryOnMaster) bool {
+	for err != nil {
+		if r, ok := err.(*retryOnMaster); ok {
+			*target = r
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
 // exec sends pkt to be and relays the answer.
 func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where string) error {
-	s.lastErr = false
+	s.lastErr, s.partialErr = false, false
 	s.setCurrent(be, text, where)
 	isMaster := where == "master"
 	if isMaster {
 		s.onMaster.Store(true)
 		defer s.onMaster.Store(false)
+	}
+	if pkt[0] == wire.ComSetOption {
+		be.noReuse = true
 	}
 	out := s.srv.outstanding(be.node)
 	out.Add(1)
@@ -154,7 +189,15 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 		}
 		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
 	}
+	start := time.Now()
+	s.rows = 0
 	st, err := s.relay(be, mode)
+	if d := s.srv.digests; d != nil && s.digestNorm != "" {
+		d.RecordNormalized(s.digestNorm, where, time.Since(start), s.rows)
+	} else if d != nil && text != "" {
+		d.Record(text, where, time.Since(start), s.rows)
+	}
+	s.srv.observe(where, err != nil || s.lastErr, start)
 	if err == nil {
 		s.afterAnswer(be, st)
 		s.srv.metrics.count(where, s.lastErr)
@@ -171,7 +214,9 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 
 // afterAnswer tracks the server status the client just saw.
 func (s *Session) afterAnswer(be *Backend, st uint16) {
-	if s.lastErr {
+	// SHOW WARNINGS / SHOW ERRORS after a failed statement go where it failed.
+	s.lastNode = be.node
+	if s.lastErr && !s.partialErr {
 		return
 	}
 	s.status = st
@@ -227,6 +272,10 @@ func (s *Session) afterStatement(be *Backend, c *router.Class) {
 			s.replay = append(s.replay, c.Replay)
 			if be.applied == len(s.replay)-1 {
 				be.applied = len(s.replay)
+			}
+			if touchesTracking(c.Replay) {
+				// The client's value replaced the proxy's GTID tracking.
+				_ = be.enableTracking()
 			}
 		}
 	case router.KindUse:
@@ -304,10 +353,16 @@ func (s *Session) waitMaster(ctx context.Context) (topology.Node, error) {
 	hold := s.srv.routing().WriteHold
 	var deadline time.Time
 	for {
+		// onMaster is raised before the snapshot is read: a switchover
+		// publishes "writes held" and then drains, so either this session
+		// sees the hold, or the drain sees this session (no write can slip
+		// onto the old master after the drain found it idle).
+		s.onMaster.Store(true)
 		snap := s.srv.topo.Load()
 		if m, ok := snap.Master(); ok && !snap.Failover {
 			return m, nil
 		}
+		s.onMaster.Store(false)
 		if deadline.IsZero() {
 			deadline = time.Now().Add(hold)
 			s.srv.metrics.writesHeld.Add(1)
@@ -334,7 +389,12 @@ func (s *Session) waitMaster(ctx context.Context) (topology.Node, error) {
 // the master cannot be reached, nothing has been sent yet: the statement
 // waits (bounded by Routing.WriteHold) for the monitor to publish a new
 // master instead of failing at once — the master may be failing over.
-func (s *Session) masterConn(ctx context.Context) (*Backend, error) {
+func (s *Session) masterConn(ctx context.Context) (be *Backend, err error) {
+	defer func() {
+		if err != nil {
+			s.onMaster.Store(false)
+		}
+	}()
 	var deadline time.Time
 	for {
 		snap := s.srv.topo.Load()
@@ -359,6 +419,7 @@ func (s *Session) masterConn(ctx context.Context) (*Backend, error) {
 			return nil, err
 		}
 		// Unreachable master: hold until the topology changes.
+		s.onMaster.Store(false)
 		if deadline.IsZero() {
 			deadline = time.Now().Add(s.srv.routing().WriteHold)
 			s.srv.metrics.writesHeld.Add(1)
@@ -460,6 +521,12 @@ func (s *Session) caughtUp(be *Backend, routing *Routing) (bool, error) {
 // conn returns the session's connection to a node, getting one from the pool
 // and bringing it up to date with the session's state.
 func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error) {
+	if refuse := s.srv.refuse.Load(); refuse != nil && (*refuse)(node) {
+		if be, ok := s.conns[node]; ok {
+			s.dropConn(be, true)
+		}
+		return nil, &unreachableErr{err: wire.NewError(crConnHostError, "HY000", "switchyard: %s is isolated (drill)", node)}
+	}
 	be, ok := s.conns[node]
 	if !ok {
 		pool := s.srv.poolFor(node, addr)
@@ -510,6 +577,11 @@ func (s *Session) catchUp(be *Backend) error {
 		if err := be.query(s.replay[be.applied]); err != nil {
 			return fmt.Errorf("replay %q on %s: %w", s.replay[be.applied], be.node, err)
 		}
+		if touchesTracking(s.replay[be.applied]) {
+			if err := be.enableTracking(); err != nil {
+				return err
+			}
+		}
 		be.applied++
 	}
 	return nil
@@ -535,4 +607,10 @@ func (s *Session) refreshPinned() {
 	s.mu.Lock()
 	s.pinned = p
 	s.mu.Unlock()
+}
+
+// touchesTracking reports whether a SET changes session tracking, which the
+// proxy relies on for read-your-writes.
+func touchesTracking(set string) bool {
+	return strings.Contains(strings.ToLower(set), "session_track_")
 }

@@ -72,6 +72,9 @@ type Options struct {
 	// Routing configures the read/write split; the zero value means
 	// DefaultRouting().
 	Routing *Routing
+	// Digests, when set, aggregates every statement for the admin port's
+	// query_digest table.
+	Digests *Digests
 }
 
 // Server accepts client connections and runs their sessions.
@@ -100,6 +103,18 @@ type Server struct {
 	gtids    gtidState
 	inflight sync.Map                    // node -> *atomic.Int64
 	observer atomic.Pointer[observerBox] // SetObserver (observe.go)
+	digests  *Digests
+	refuse   atomic.Pointer[func(node string) bool]
+}
+
+// SetRefuse installs a check that makes the proxy treat a node as
+// unreachable (a drill isolating the master); nil removes it.
+func (s *Server) SetRefuse(f func(node string) bool) {
+	if f == nil {
+		s.refuse.Store(nil)
+		return
+	}
+	s.refuse.Store(&f)
 }
 
 // Stats are server-wide counters.
@@ -125,7 +140,7 @@ func New(o Options) (*Server, error) {
 		}
 		o.RSAKey = k
 	}
-	s := &Server{gsArgs: gsArgs{version: o.ServerVersion, key: o.RSAKey, tls: o.TLS}, topo: o.Topology, log: o.Logger, tlsReq: o.RequireTLS, beTLS: o.BackendTLS,
+	s := &Server{gsArgs: gsArgs{version: o.ServerVersion, key: o.RSAKey, tls: o.TLS}, topo: o.Topology, digests: o.Digests, log: o.Logger, tlsReq: o.RequireTLS, beTLS: o.BackendTLS,
 		sessions: make(map[uint32]*Session), pools: make(map[string]*Pool), addrs: make(map[string]string)}
 	lim := o.Limits
 	if lim == (Limits{}) {
@@ -355,12 +370,26 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	}
 	_ = nc.SetDeadline(time.Now().Add(s.limits().HandshakeTimeout))
 	h := &handshakeHandler{}
-	ah := &authHandler{srv: s, remote: remote, h: h, ctx: ctx}
+	// The session exists before the login OK is sent and is registered in
+	// OnAuthSuccess, so a client that got its OK can be KILLed at once.
+	sess := &Session{
+		srv:        s,
+		remote:     remote,
+		status:     wire.StatusAutocommit,
+		autocommit: true,
+		conns:      make(map[string]*Backend),
+		stmts:      make(map[uint32]*stmtInfo),
+		started:    time.Now(),
+	}
+	ah := &authHandler{srv: s, remote: remote, h: h, ctx: ctx, sess: sess}
 	sc, err := s.handshake(nc, ah, h)
 	if err != nil {
 		// go-mysql already sent the error packet (1045 for a bad password)
 		// and closed the connection.
 		s.log.Debug("handshake failed", "client", remote, "err", err)
+		if ah.registered {
+			s.removeSession(sess)
+		}
 		if ah.be != nil {
 			s.poolOf(ah.be).Put(ah.be, false)
 		}
@@ -373,32 +402,29 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		// A bug must cost one session, never the proxy.
 		if r := recover(); r != nil {
 			s.log.Error("session panic; closing it", "client", remote, "panic", r, "stack", string(debug.Stack()))
+			s.removeSession(sess)
 			sc.Close()
 		}
 	}()
-	sess := &Session{
-		id:         sc.ConnectionID(),
-		srv:        s,
-		sc:         sc,
-		cw:         wire.NewConn(raw, 16<<10),
-		user:       sc.GetUser(),
-		caps:       sc.Capability(),
-		coll:       sc.Charset(),
-		db:         h.db,
-		remote:     remote,
-		status:     wire.StatusAutocommit,
-		autocommit: true,
-		conns:      make(map[string]*Backend),
-		stmts:      make(map[uint32]*stmtInfo),
-		started:    time.Now(),
-	}
+	sess.mu.Lock()
+	sess.sc = sc
+	sess.cw = wire.NewConn(raw, 16<<10)
+	sess.caps = sc.Capability()
+	sess.coll = sc.Charset()
+	sess.db = h.db
+	sess.mu.Unlock()
 	sess.log = s.log.With("session", sess.id, "user", sess.user, "client", remote)
 	if ah.be != nil {
 		sess.conns[ah.be.node] = ah.be
 		ah.be.wasMaster = true
 	}
-	if !s.addSession(sess) {
+	if !ah.registered {
 		sc.Close()
+		return
+	}
+	if sess.killed.Load() {
+		// Killed between its login and now.
+		sess.cleanup()
 		return
 	}
 	sess.log.Debug("session start", "db", sess.db, "tls", isTLS)
@@ -445,7 +471,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		n := len(s.sessions)
 		for _, ss := range s.sessions {
 			if !ss.busy.Load() {
-				_ = ss.cw.SetReadDeadline(time.Now())
+				ss.wakeRead()
 			}
 		}
 		s.mu.Unlock()
@@ -456,7 +482,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			for _, ss := range s.sessions {
-				_ = ss.cw.Close()
+				ss.closeClient()
 			}
 			s.mu.Unlock()
 			s.closePools()
@@ -486,11 +512,13 @@ func (s *Server) Wait() { s.wg.Wait() }
 // authHandler checks clients against the configured users. An unknown user
 // gets the same 1045 as a wrong password, so user names cannot be probed.
 type authHandler struct {
-	srv    *Server
-	remote string
-	h      *handshakeHandler
-	ctx    context.Context
-	be     *Backend // master connection opened to check the database
+	srv        *Server
+	remote     string
+	h          *handshakeHandler
+	ctx        context.Context
+	be         *Backend // master connection opened to check the database
+	sess       *Session // registered once authenticated
+	registered bool
 }
 
 func (a *authHandler) GetCredential(username string) (server.Credential, bool, error) {
@@ -513,6 +541,22 @@ func (a *authHandler) OnAuthSuccess(c *server.Conn) error {
 			return gmysql.NewError(erSecureTransport, "Connections using insecure transport are prohibited: this Switchyard requires TLS (tls.require)")
 		}
 	}
+	if err := a.checkDB(c); err != nil {
+		return err
+	}
+	a.sess.mu.Lock()
+	a.sess.id = c.ConnectionID()
+	a.sess.user = c.GetUser()
+	a.sess.mu.Unlock()
+	if !a.srv.addSession(a.sess) {
+		return gmysql.NewError(erConCount, "Switchyard is shutting down")
+	}
+	a.registered = true
+	return nil
+}
+
+// checkDB checks the database named at login.
+func (a *authHandler) checkDB(c *server.Conn) error {
 	if a.h.db == "" {
 		return nil
 	}

@@ -48,7 +48,10 @@ type Session struct {
 	nextTxMaster bool
 	lastGTID     gtidPos // the session's last write
 	lastErr      bool    // the last relayed answer was an ERR
+	partialErr   bool    // ...after earlier statements of the same text succeeded
+	rows         uint64  // rows relayed in the last answer
 	okBuf        []byte
+	digestNorm   string // normalised text of the prepared statement being executed (digests)
 
 	stmts    map[uint32]*stmtInfo
 	nextStmt uint32
@@ -71,6 +74,8 @@ type Session struct {
 type stmtInfo struct {
 	id         uint32
 	sql        []byte
+	label      string // "EXECUTE <sql>" for the admin port, built once
+	digest     string // router.Normalize(label), computed at the first execution
 	class      router.Class
 	numParams  uint16
 	numCols    uint16
@@ -120,6 +125,11 @@ func (s *Session) run(ctx context.Context) {
 			return
 		}
 		_ = s.cw.SetReadTimeout(s.srv.limits().ClientIdleTimeout)
+		if s.srv.draining.Load() || s.killed.Load() {
+			// A KILL or shutdown that came between the check above and
+			// the deadline just set: its wake-up was overwritten.
+			return
+		}
 		pkt, err := s.cw.ReadPacket(s.srv.limits().MaxPacket)
 		if err != nil {
 			switch {
@@ -144,6 +154,7 @@ func (s *Session) run(ctx context.Context) {
 		s.busy.Store(true)
 		err = s.dispatch(ctx, pkt)
 		s.busy.Store(false)
+		s.onMaster.Store(false)
 		s.setCurrent(nil, "", "")
 		if err != nil {
 			if !errors.Is(err, errQuit) {
@@ -330,4 +341,35 @@ func pinString(p router.PinReason) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// wake interrupts whatever the session waits for on its client (a read, or
+// a write to a client that stopped reading), for KILL and shutdown.
+func (s *Session) wake() {
+	s.mu.Lock()
+	cw := s.cw
+	s.mu.Unlock()
+	if cw != nil {
+		_ = cw.SetDeadline(timeNow())
+	}
+}
+
+// wakeRead interrupts a session waiting for its client's next command.
+func (s *Session) wakeRead() {
+	s.mu.Lock()
+	cw := s.cw
+	s.mu.Unlock()
+	if cw != nil {
+		_ = cw.SetReadDeadline(timeNow())
+	}
+}
+
+// closeClient closes the client's socket (shutdown grace over).
+func (s *Session) closeClient() {
+	s.mu.Lock()
+	cw := s.cw
+	s.mu.Unlock()
+	if cw != nil {
+		_ = cw.Close()
+	}
 }

@@ -52,7 +52,12 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	if rules := s.srv.routing().Rules; rules != nil {
 		class = rules.Apply(string(sql), class)
 	}
-	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, class: class, numParams: numParams, numCols: numCols}
+	if class.Kind == router.KindSet && numParams > 0 && class.Replay != "" {
+		// The text has placeholders: it cannot be replayed elsewhere.
+		class.Replay = ""
+		class.Pin |= router.PinState
+	}
+	s.stmts[vid] = &stmtInfo{id: vid, sql: sql, label: "EXECUTE " + string(sql), class: class, numParams: numParams, numCols: numCols}
 	s.lastStmt = vid
 	be.stmts[vid] = &backendStmt{id: backendID}
 	binary.LittleEndian.PutUint32(p[1:5], vid)
@@ -217,9 +222,14 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 			out = append([]byte(nil), pkt...)
 		}
 		binary.LittleEndian.PutUint32(out[1:5], bs.id)
-		err = s.exec(be, out, modeExecute, "EXECUTE "+string(st.sql), where)
+		if s.srv.digests != nil && st.digest == "" {
+			st.digest = router.Normalize(st.label)
+		}
+		s.digestNorm = st.digest // exec records it without normalising again
+		err = s.exec(be, out, modeExecute, st.label, where)
+		s.digestNorm = ""
 		var retry *retryOnMaster
-		if errors.As(err, &retry) && attempt == 0 {
+		if asRetry(err, &retry) && attempt == 0 {
 			route = router.RouteMaster
 			continue
 		}
@@ -262,7 +272,7 @@ func (s *Session) stmtForward(ctx context.Context, pkt []byte, mode relayMode, o
 	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
 	err = s.exec(be, pkt, mode, "", where)
 	var retry *retryOnMaster
-	if errors.As(err, &retry) {
+	if asRetry(err, &retry) {
 		return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, retry.err))
 	}
 	return err

@@ -64,7 +64,9 @@ func Decide(c Class, s Session) Route {
 		// pinned session's state lives on the master.
 		return RouteMaster
 	}
-	if c.Sticky {
+	if c.Sticky && !c.Master {
+		// A statement that must run on the master (a write, a locking
+		// read, a pin) goes there even when it reads ROW_COUNT() etc.
 		return RouteLast
 	}
 	if c.Master || c.Multi || c.Hint == HintMaster {

@@ -19,6 +19,7 @@ const usage = `usage: switchyard <command> [flags]
 commands:
   run      --config FILE   run the proxy in the foreground
   sandbox  [flags]         start a local MariaDB cluster with the proxy in front
+  drill    [flags] SCENARIO run a failover drill through the admin port
   version                  print the version
 
 "switchyard <command> -h" lists a command's flags.
@@ -42,6 +43,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "sandbox":
 		return cmdSandbox(args[1:], stdout, stderr)
+	case "drill":
+		return cmdDrill(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "switchyard %s\n", version)
 		return 0

@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/switchyard/switchyard/admin"
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/failover"
 	"github.com/switchyard/switchyard/gtid"
@@ -41,7 +43,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := func() (*config.Config, error) { return config.Load(*path) }
-	if err := serve(ctx, cfg, log, level, hup, reload, nil); err != nil {
+	var inj admin.Injector
+	if cfg.Drill.KillCommand != "" || cfg.Drill.StopCommand != "" {
+		inj = admin.CommandInjector{KillCmd: cfg.Drill.KillCommand, StopCmd: cfg.Drill.StopCommand, StartCmd: cfg.Drill.StartCommand,
+			Address: func(node string) string {
+				for _, n := range cfg.Nodes {
+					if n.Name == node {
+						return n.Address
+					}
+				}
+				return ""
+			}}
+	}
+	if err := serve(ctx, cfg, serveOptions{log: log, level: level, hup: hup, reload: reload, injector: inj}); err != nil {
 		log.Error("switchyard stopped", "err", err)
 		return 1
 	}
@@ -130,11 +144,27 @@ func monitorNodes(cfg *config.Config) []failover.NodeConfig {
 	return out
 }
 
-// serve runs the proxy and its monitor until ctx ends, reloading the
-// configuration on each value from hup. ready, when non-nil, is called once
-// the client port accepts connections.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slog.LevelVar, hup <-chan os.Signal,
-	reload func() (*config.Config, error), ready func(addr string)) error {
+// serveOptions are what serve needs besides the configuration.
+type serveOptions struct {
+	log   *slog.Logger
+	level *slog.LevelVar
+	hup   <-chan os.Signal
+	// reload reads the configuration again (SIGHUP, RELOAD CONFIG); nil
+	// refuses reloads.
+	reload func() (*config.Config, error)
+	// ready is called once the client port (and the admin port, when
+	// enabled) accept connections.
+	ready func(addr, adminAddr string)
+	// injector serves drills that kill or stop servers; sandbox says it is
+	// the sandbox's own cluster (no confirmation needed).
+	injector admin.Injector
+	sandbox  bool
+}
+
+// serve runs the proxy, the failover manager and the admin port until ctx
+// ends, reloading the configuration on each value from hup.
+func serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
+	log := o.log
 	store := topology.NewStore(nil)
 	// The proxy is built after the first probe (it announces the master's
 	// version); the manager reaches it through these two indirections.
@@ -175,19 +205,76 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slo
 		return err
 	}
 	routing := proxyRouting(cfg)
+	digests := proxy.NewDigests(1000)
 	srv, err = proxy.New(proxy.Options{
 		Users: proxyUsers(cfg), Limits: proxyLimits(cfg), TLS: ctls, RequireTLS: cfg.TLS != nil && cfg.TLS.Require,
 		BackendTLS: btls, ServerVersion: version, Topology: store, Logger: log.With("component", "proxy"),
-		Routing: &routing,
+		Routing: &routing, Digests: digests,
 	})
 	if err != nil {
 		return err
 	}
+	// A drill isolating a node cuts the proxy's path to it too.
+	srv.SetRefuse(mgr.Isolated)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (listen): %w", cfg.Listen, err)
 	}
-	log.Info("switchyard listening", "listen", ln.Addr().String(), "version", version)
+
+	// The live configuration, replaced by reloads (SIGHUP or RELOAD CONFIG).
+	var cfgMu sync.Mutex
+	current := func() *config.Config {
+		cfgMu.Lock()
+		defer cfgMu.Unlock()
+		return cfg
+	}
+	applyReload := func() error {
+		if o.reload == nil {
+			return errors.New("this configuration was not read from a file; nothing to reload")
+		}
+		next, err := o.reload()
+		if err != nil {
+			return fmt.Errorf("reload failed; keeping the running configuration: %w", err)
+		}
+		cfgMu.Lock()
+		defer cfgMu.Unlock()
+		if err := cfg.Reloadable(next); err != nil {
+			return fmt.Errorf("reload refused; restart to apply: %w", err)
+		}
+		srv.SetUsers(proxyUsers(next))
+		srv.SetLimits(proxyLimits(next))
+		srv.SetRouting(proxyRouting(next))
+		o.level.Set(next.Log.Level)
+		cfg = next
+		log.Info("configuration reloaded")
+		return nil
+	}
+
+	var adm *admin.Server
+	var admLn net.Listener
+	if cfg.Admin.Listen != "" {
+		admLn, err = net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen on %s (admin.listen): %w", cfg.Admin.Listen, err)
+		}
+		app := cfg.Users[0]
+		adm, err = admin.New(admin.Options{
+			User: cfg.Admin.User, Password: cfg.Admin.Password.Reveal(),
+			Proxy: srv, Manager: mgr, Digests: digests, Config: current,
+			Reload: func(context.Context) error { return applyReload() },
+			Drill: admin.DrillOptions{ProxyAddr: ln.Addr().String(), User: app.User, Password: app.Password.Reveal(),
+				NodeUser: cfg.Monitor.User, NodePassword: cfg.Monitor.Password.Reveal(),
+				Injector: o.injector, Sandbox: o.sandbox},
+			ServerVersion: version, Logger: log.With("component", "admin"),
+		})
+		if err != nil {
+			_ = ln.Close()
+			_ = admLn.Close()
+			return err
+		}
+	}
+	log.Info("switchyard listening", "listen", ln.Addr().String(), "admin", cfg.Admin.Listen, "version", version)
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -198,41 +285,50 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, level *slo
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(runCtx, ln) }()
-	if ready != nil {
-		ready(ln.Addr().String())
+	admDone := make(chan struct{})
+	adminAddr := ""
+	if adm != nil {
+		adminAddr = admLn.Addr().String()
+		go func() {
+			defer close(admDone)
+			if err := adm.Serve(runCtx, admLn); err != nil {
+				log.Error("admin port stopped", "err", err)
+			}
+		}()
+	} else {
+		close(admDone)
+	}
+	if o.ready != nil {
+		o.ready(ln.Addr().String(), adminAddr)
+	}
+	stopAll := func() {
+		cancel()
+		<-monDone
+		<-admDone
+		if adm != nil {
+			_ = adm.Close()
+		}
 	}
 
 	for {
 		select {
-		case <-hup:
-			next, err := reload()
-			if err != nil {
-				log.Error("reload failed; keeping the running configuration", "err", err)
-				continue
+		case <-o.hup:
+			if err := applyReload(); err != nil {
+				log.Error(err.Error())
 			}
-			if err := cfg.Reloadable(next); err != nil {
-				log.Error("reload refused; restart to apply", "err", err)
-				continue
-			}
-			srv.SetUsers(proxyUsers(next))
-			srv.SetLimits(proxyLimits(next))
-			srv.SetRouting(proxyRouting(next))
-			level.Set(next.Log.Level)
-			cfg = next
-			log.Info("configuration reloaded")
 		case err := <-serveErr:
-			cancel()
-			<-monDone
+			stopAll()
 			return err
 		case <-ctx.Done():
-			log.Info("shutting down", "grace", cfg.Limits.ShutdownTimeout)
-			sctx, scancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
+			grace := current().Limits.ShutdownTimeout
+			log.Info("shutting down", "grace", grace)
+			sctx, scancel := context.WithTimeout(context.Background(), grace)
 			err := srv.Shutdown(sctx)
 			scancel()
 			cancel()
 			<-serveErr
 			srv.Wait()
-			<-monDone
+			stopAll()
 			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				return err
 			}

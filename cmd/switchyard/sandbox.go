@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchyard/switchyard/admin"
 	"github.com/switchyard/switchyard/cluster"
 	"github.com/switchyard/switchyard/config"
 )
@@ -85,6 +86,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	cfg := config.Default()
 	cfg.Listen = *listen
 	cfg.Admin.Listen = *adminListen
+	cfg.Admin.Password = "admin-secret" // a sandbox: printed below
 	cfg.Users = []config.User{{User: c.Users.App.Name, Password: config.Secret(c.Users.App.Password)}}
 	cfg.Monitor.User = c.Users.Monitor.Name
 	cfg.Monitor.Password = config.Secret(c.Users.Monitor.Password)
@@ -96,7 +98,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	cfg.Failover.SemiSync = *semiSync
 	cfg.Log.Level = level.Level()
 
-	ready := func(addr string) {
+	ready := func(addr, adminAddr string) {
 		host, port, _ := net.SplitHostPort(addr)
 		app := c.Users.App
 		fmt.Fprintf(stdout, "\nSwitchyard sandbox (%s %s, backend %s, started in %s)\n", c.Flavor, c.Version, c.Backend, c.StartupTime.Round(time.Millisecond))
@@ -108,9 +110,9 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  %s %s  %s  (server_id %d)\n", role, n.Name, n.Addr(), n.ServerID)
 		}
 		fmt.Fprintf(stdout, "\nconnect through the proxy:\n  mariadb -h%s -P%s -u%s -p%s demo\n", host, port, app.Name, app.Password)
-		if *adminListen != "" {
-			ah, ap, _ := net.SplitHostPort(*adminListen)
-			fmt.Fprintf(stdout, "admin port (not served yet in this version):\n  mariadb -h%s -P%s -u%s -p%s\n", ah, ap, cfg.Admin.User, cfg.Admin.Password.Reveal())
+		if adminAddr != "" {
+			ah, ap, _ := net.SplitHostPort(adminAddr)
+			fmt.Fprintf(stdout, "admin port (SHOW TOPOLOGY; SELECT * FROM nodes; SWITCHOVER; DRILL 'kill-master'):\n  mariadb -h%s -P%s -u%s -p%s\n", ah, ap, cfg.Admin.User, cfg.Admin.Password.Reveal())
 		}
 		if c.Dir != "" {
 			fmt.Fprintf(stdout, "data: %s", c.Dir)
@@ -125,7 +127,8 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	if *keep && c.Dir != "" {
 		_ = writeSandboxConfig(filepath.Join(c.Dir, "switchyard.yaml"), cfg)
 	}
-	if err := serve(ctx, cfg, log, level, nil, nil, ready); err != nil {
+	if err := serve(ctx, cfg, serveOptions{log: log, level: level, ready: ready,
+		injector: admin.ClusterInjector{C: c}, sandbox: true}); err != nil {
 		fmt.Fprintf(stderr, "switchyard sandbox: %v\n", err)
 		return 1
 	}

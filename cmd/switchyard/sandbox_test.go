@@ -125,6 +125,15 @@ wait:
 	if !strings.Contains(string(res), "hello from the master") {
 		t.Fatalf("unexpected answer: %s", res)
 	}
+	am := regexp.MustCompile(`(?m)^\s+(mariadb -h\S+ -P\d+ -uadmin -p\S+)$`).FindStringSubmatch(text)
+	if am == nil {
+		t.Fatalf("no admin command line in the output")
+	}
+	res, err = exec.Command("mariadb", append(strings.Fields(am[1])[1:], "--protocol=TCP", "--skip-ssl", "-e", "SHOW TOPOLOGY")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "db1") || !strings.Contains(string(res), "replica") {
+		t.Fatalf("admin SHOW TOPOLOGY: %v\n%s", err, res)
+	}
+	t.Logf("admin SHOW TOPOLOGY:\n%s", res)
 	dm := regexp.MustCompile(`(?m)^data: (\S+)`).FindStringSubmatch(text)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
