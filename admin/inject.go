@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -97,7 +98,9 @@ func (ci CommandInjector) run(ctx context.Context, what, line, node string) erro
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, err := exec.CommandContext(cctx, args[0], args[1:]...).CombinedOutput()
+	cmd := exec.CommandContext(cctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "SWITCHYARD_NODE="+node, "SWITCHYARD_ADDRESS="+addr)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		o := strings.TrimSpace(string(out))
 		if len(o) > 300 {
