@@ -23,9 +23,10 @@ var ErrPacketTooLarge = errors.New("packet too large")
 // It is not safe for concurrent use; one goroutine owns each direction.
 type Conn struct {
 	net.Conn
-	br  *bufio.Reader
-	bw  *bufio.Writer
-	hdr [4]byte
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	hdr  [4]byte
+	whdr [4]byte // header of the frame being written (a field: a local escapes through bufio)
 	// Seq is the sequence number of the next packet to write.
 	Seq uint8
 	buf []byte // reusable payload buffer for small packets
@@ -105,8 +106,8 @@ func (c *Conn) WritePacket(payload []byte) error {
 		if n > MaxPayload {
 			n = MaxPayload
 		}
-		h := [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
-		if _, err := c.bw.Write(h[:]); err != nil {
+		c.whdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.Seq}
+		if _, err := c.bw.Write(c.whdr[:]); err != nil {
 			return err
 		}
 		if _, err := c.bw.Write(payload[:n]); err != nil {

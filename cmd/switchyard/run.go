@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/failover"
 	"github.com/switchyard/switchyard/gtid"
+	"github.com/switchyard/switchyard/httpapi"
 	"github.com/switchyard/switchyard/proxy"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/topology"
@@ -298,6 +299,30 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
 	} else {
 		close(admDone)
 	}
+	httpDone := make(chan struct{})
+	if cfg.HTTP.Listen != "" {
+		api, err := httpapi.New(httpapi.Options{Proxy: srv, Store: store, Failover: mgr, Version: version, Logger: log.With("component", "http")})
+		if err == nil {
+			var hln net.Listener
+			hln, err = net.Listen("tcp", cfg.HTTP.Listen)
+			if err == nil {
+				go func() {
+					defer close(httpDone)
+					if err := api.Serve(runCtx, hln); err != nil {
+						log.Error("http port stopped", "err", err)
+					}
+				}()
+			} else {
+				err = fmt.Errorf("listen on %s (http.listen): %w", cfg.HTTP.Listen, err)
+			}
+		}
+		if err != nil {
+			close(httpDone)
+			log.Error("http port not started", "err", err)
+		}
+	} else {
+		close(httpDone)
+	}
 	if o.ready != nil {
 		o.ready(ln.Addr().String(), adminAddr)
 	}
@@ -305,6 +330,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
 		cancel()
 		<-monDone
 		<-admDone
+		<-httpDone
 		if adm != nil {
 			_ = adm.Close()
 		}

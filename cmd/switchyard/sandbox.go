@@ -27,6 +27,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	basePort := fs.Int("base-port", 0, "first server port (master); replicas follow; 0 picks free ports")
 	listen := fs.String("listen", "127.0.0.1:6033", "proxy client address")
 	adminListen := fs.String("admin-listen", "127.0.0.1:6032", "proxy admin address")
+	httpListen := fs.String("http-listen", "127.0.0.1:6080", "status page and /metrics address (\"\" disables)")
 	semiSync := fs.Bool("semi-sync", false, "semi-synchronous replication")
 	keep := fs.Bool("keep", false, "keep the data directory on exit")
 	backend := fs.String("backend", "auto", "how to run servers: auto, local or docker")
@@ -47,7 +48,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	// Check the proxy ports before starting servers, so a taken port costs nothing.
-	for _, a := range []struct{ flag, addr string }{{"--listen", *listen}, {"--admin-listen", *adminListen}} {
+	for _, a := range []struct{ flag, addr string }{{"--listen", *listen}, {"--admin-listen", *adminListen}, {"--http-listen", *httpListen}} {
 		if a.addr == "" {
 			continue
 		}
@@ -86,6 +87,7 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	cfg := config.Default()
 	cfg.Listen = *listen
 	cfg.Admin.Listen = *adminListen
+	cfg.HTTP.Listen = *httpListen
 	cfg.Admin.Password = "admin-secret" // a sandbox: printed below
 	cfg.Users = []config.User{{User: c.Users.App.Name, Password: config.Secret(c.Users.App.Password)}}
 	cfg.Monitor.User = c.Users.Monitor.Name
@@ -113,6 +115,9 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 		if adminAddr != "" {
 			ah, ap, _ := net.SplitHostPort(adminAddr)
 			fmt.Fprintf(stdout, "admin port (SHOW TOPOLOGY; SELECT * FROM nodes; SWITCHOVER; DRILL 'kill-master'):\n  mariadb -h%s -P%s -u%s -p%s\n", ah, ap, cfg.Admin.User, cfg.Admin.Password.Reveal())
+		}
+		if *httpListen != "" {
+			fmt.Fprintf(stdout, "status page and metrics:\n  http://%s/   http://%s/metrics\n", *httpListen, *httpListen)
 		}
 		if c.Dir != "" {
 			fmt.Fprintf(stdout, "data: %s", c.Dir)

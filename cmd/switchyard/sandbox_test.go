@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,8 +77,8 @@ func freeAddr(t *testing.T) string {
 func TestSandboxEndToEnd(t *testing.T) {
 	needServer(t)
 	bin := binary(t)
-	listen, admin := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, "sandbox", "--listen", listen, "--admin-listen", admin)
+	listen, admin, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "sandbox", "--listen", listen, "--admin-listen", admin, "--http-listen", httpAddr)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +136,20 @@ wait:
 		t.Fatalf("admin SHOW TOPOLOGY: %v\n%s", err, res)
 	}
 	t.Logf("admin SHOW TOPOLOGY:\n%s", res)
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), "switchyard_master_known 1") {
+			t.Errorf("/metrics lacks switchyard_master_known 1")
+		}
+	}
 	dm := regexp.MustCompile(`(?m)^data: (\S+)`).FindStringSubmatch(text)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -191,9 +207,9 @@ func TestSandboxBadInput(t *testing.T) {
 		want string
 	}{
 		{"proxy port taken", []string{"--listen", taken.Addr().String()}, "is not available"},
-		{"server port taken", []string{"--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--base-port", portOf(taken.Addr().String())}, "already in use"},
-		{"unwritable dir", []string{"--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--dir", filepath.Join(file, "sub")}, "--dir"},
-		{"missing server binary", []string{"--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--server-binary", "/nonexistent/mariadbd"}, "/nonexistent/mariadbd"},
+		{"server port taken", []string{"--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--http-listen", freeAddr(t), "--base-port", portOf(taken.Addr().String())}, "already in use"},
+		{"unwritable dir", []string{"--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--http-listen", freeAddr(t), "--dir", filepath.Join(file, "sub")}, "--dir"},
+		{"missing server binary", []string{"--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--http-listen", freeAddr(t), "--server-binary", "/nonexistent/mariadbd"}, "/nonexistent/mariadbd"},
 	}
 	for _, c := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
