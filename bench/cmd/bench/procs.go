@@ -256,7 +256,11 @@ func startSwitchyard(ctx context.Context, bin, dir string, c *cluster.Cluster, m
 	if gomaxprocs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(gomaxprocs))
 	}
-	p, err := startProc(bin, filepath.Join(dir, "switchyard.log"), env, "run", "--config", cfg)
+	args := []string{"run", "--config", cfg}
+	if prof := os.Getenv("BENCH_CPUPROFILE"); prof != "" {
+		args = append(args, "--cpuprofile", prof) // profile the proxy during the run
+	}
+	p, err := startProc(bin, filepath.Join(dir, "switchyard.log"), env, args...)
 	if err != nil {
 		return nil, err
 	}
