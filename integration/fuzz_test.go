@@ -59,7 +59,7 @@ func FuzzCommands(f *testing.F) {
 		// Read whatever comes until the proxy stops talking or closes.
 		buf := make([]byte, 64<<10)
 		for {
-			_ = nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			_ = nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 			if _, err := nc.Read(buf); err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() {
 					break
