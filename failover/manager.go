@@ -540,12 +540,18 @@ func (m *Manager) repointAll(ctx context.Context, winner, old string, st []NodeS
 }
 
 func (m *Manager) repoint(ctx context.Context, name string, src Source) error {
+	return m.replicateFrom(ctx, name, src, Repoint)
+}
+
+// replicateFrom makes node name a replica of src with the step build
+// produces (Repoint or Rejoin), semi-sync replica side first when enabled.
+func (m *Manager) replicateFrom(ctx context.Context, name string, src Source, build func(Dialect, Source) (Step, error)) error {
 	d := m.dialect(name)
-	st, err := Repoint(d, src)
+	st, err := build(d, src)
 	if err != nil {
 		return err
 	}
-	steps := []Step{}
+	var steps []Step
 	if m.o.SemiSync {
 		ss, err := SemiSync(d, SemiSyncReplica)
 		if err != nil {
@@ -653,20 +659,7 @@ func (m *Manager) rejoin(ctx context.Context, name, master string) error {
 	if err != nil {
 		return err
 	}
-	d := m.dialect(name)
-	st, err := Rejoin(d, src)
-	if err != nil {
-		return err
-	}
-	var steps []Step
-	if m.o.SemiSync {
-		ss, err := SemiSync(d, SemiSyncReplica)
-		if err != nil {
-			return err
-		}
-		steps = append(steps, ss)
-	}
-	return m.run(ctx, name, m.o.CatchupTimeout, append(steps, st)...)
+	return m.replicateFrom(ctx, name, src, Rejoin)
 }
 
 // Switchover is a planned change of master to target (empty: the best

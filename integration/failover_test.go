@@ -3,8 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -30,15 +28,11 @@ func startManaged(t *testing.T, copts cluster.Options, fo func(*failover.Options
 	copts.ExtraServerArgs = append(copts.ExtraServerArgs, "--max-allowed-packet=256M")
 	c := cluster.StartForTest(t, copts)
 	ensureTestDB(t, c)
-	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger(t)
 	store := topology.NewStore(nil)
-	var nodes []failover.NodeConfig
-	for _, n := range c.Nodes {
-		nodes = append(nodes, failover.NodeConfig{Name: n.Name, Address: n.Addr(), Weight: 1})
-	}
 	var srvp atomic.Pointer[proxy.Server]
 	o := failover.Options{
-		MonitorOptions: failover.MonitorOptions{Nodes: nodes, User: c.Users.Monitor.Name, Password: c.Users.Monitor.Password,
+		MonitorOptions: failover.MonitorOptions{Nodes: nodeConfigs(c), User: c.Users.Monitor.Name, Password: c.Users.Monitor.Password,
 			Interval: 250 * time.Millisecond, Timeout: time.Second, FailCount: 3, GracePeriod: 2 * time.Second,
 			Store: store, Logger: log},
 		Cluster: "test", ReplUser: c.Users.Repl.Name, ReplPassword: c.Users.Repl.Password,
@@ -60,36 +54,12 @@ func startManaged(t *testing.T, copts cluster.Options, fo func(*failover.Options
 		fo(&o)
 	}
 	mgr := failover.New(o)
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr.Probe(ctx)
-	srv, err := proxy.New(proxy.Options{
+	mgr.Probe(t.Context())
+	e := serveProxy(t, c, proxy.Options{
 		Users:    []proxy.User{{Name: c.Users.App.Name, Password: c.Users.App.Password}},
 		Topology: store, Logger: log, ServerVersion: "5.5.5-" + c.Version + "-MariaDB",
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srvp.Store(srv)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); mgr.Run(ctx) }()
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-		cancel()
-		<-served
-		srv.Wait()
-		<-done
-	})
-	e := &env{c: c, store: store, srv: srv, addr: ln.Addr().String()}
+	}, mgr.Run)
+	srvp.Store(e.srv)
 	ctxw, cw := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cw()
 	if err := c.WaitReplicated(ctxw); err != nil {

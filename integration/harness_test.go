@@ -44,18 +44,12 @@ func startEnv(t testing.TB, o envOptions) *env {
 
 func startProxyFor(t testing.TB, c *cluster.Cluster, o envOptions) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger(t)
 	store := topology.NewStore(nil)
-	var nodes []failover.NodeConfig
-	for _, n := range c.Nodes {
-		nodes = append(nodes, failover.NodeConfig{Name: n.Name, Address: n.Addr(), Weight: 1})
-	}
-	mon := failover.NewMonitor(failover.MonitorOptions{Nodes: nodes, User: c.Users.Monitor.Name,
+	mon := failover.NewMonitor(failover.MonitorOptions{Nodes: nodeConfigs(c), User: c.Users.Monitor.Name,
 		Password: c.Users.Monitor.Password, Interval: 200 * time.Millisecond, Store: store, Logger: log})
-	ctx, cancel := context.WithCancel(context.Background())
-	mon.Probe(ctx)
+	mon.Probe(t.Context())
 	if _, ok := store.Load().Master(); !ok {
-		cancel()
 		t.Fatalf("monitor found no master: %+v", store.Load())
 	}
 	po := proxy.Options{
@@ -70,20 +64,26 @@ func startProxyFor(t testing.TB, c *cluster.Cluster, o envOptions) *env {
 	if o.proxy != nil {
 		o.proxy(&po)
 	}
+	return serveProxy(t, c, po, mon.Run)
+}
+
+// serveProxy starts a proxy with po and runs topology (the monitor or the
+// failover manager) beside it, both stopped in t.Cleanup.
+func serveProxy(t testing.TB, c *cluster.Cluster, po proxy.Options, topology func(context.Context)) *env {
+	t.Helper()
 	srv, err := proxy.New(po)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		mon.Run(ctx)
+		topology(ctx)
 	}()
 	served := make(chan struct{})
 	go func() {
@@ -99,7 +99,20 @@ func startProxyFor(t testing.TB, c *cluster.Cluster, o envOptions) *env {
 		srv.Wait()
 		<-done
 	})
-	return &env{c: c, store: store, srv: srv, addr: ln.Addr().String()}
+	return &env{c: c, store: po.Topology, srv: srv, addr: ln.Addr().String()}
+}
+
+// nodeConfigs lists the cluster's nodes for the monitor.
+func nodeConfigs(c *cluster.Cluster) []failover.NodeConfig {
+	var nodes []failover.NodeConfig
+	for _, n := range c.Nodes {
+		nodes = append(nodes, failover.NodeConfig{Name: n.Name, Address: n.Addr(), Weight: 1})
+	}
+	return nodes
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // dsn returns a go-sql-driver DSN for the app user through the proxy.

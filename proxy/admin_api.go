@@ -22,25 +22,7 @@ func (s *Server) KillSession(ctx context.Context, id uint32) error {
 	if target == nil {
 		return fmt.Errorf("%w: %d", ErrNoSession, id)
 	}
-	target.mu.Lock()
-	user := target.user
-	be := target.active
-	var node string
-	var thread uint32
-	if be != nil && target.busy.Load() {
-		node, thread = be.node, be.threadID
-	}
-	target.mu.Unlock()
-	target.killed.Store(true)
-	var err error
-	if thread != 0 {
-		if kerr := s.killBackend(ctx, user, node, thread, false); kerr != nil {
-			err = fmt.Errorf("kill thread %d on %s: %w", thread, node, kerr)
-		}
-	}
-	// Wake the target if it waits for its client.
-	target.wake()
-	return err
+	return s.killSession(ctx, target, false)
 }
 
 // DigestStat is one row of the query digest table.

@@ -81,7 +81,6 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 	clear(s.prepNames)
 	s.txNode, s.txLost, s.lastNode, s.replicaNode = "", "", "", ""
 	s.syncTxOn()
-	s.autocommit = true
 	s.mu.Lock()
 	s.user = user
 	s.db = db

@@ -46,3 +46,13 @@ const (
 func errUnknownStmt(id uint32, op string) *wire.Error {
 	return wire.NewError(erUnknownStmt, "HY000", "Unknown prepared statement handler (%d) given to %s", id, op)
 }
+
+// errLostBackend: the backend connection broke before the answer began.
+func errLostBackend(node string, err error) *wire.Error {
+	return wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", node, err)
+}
+
+// errLostDuringQuery: the backend connection broke while answering.
+func errLostDuringQuery(node string, err error) *wire.Error {
+	return wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", node, err)
+}

@@ -63,7 +63,18 @@ func (s *Session) kill(ctx context.Context, id uint32, query bool) error {
 		}
 		return errQuit
 	}
+	if err := s.srv.killSession(ctx, target, query); err != nil {
+		s.log.Warn("kill on backend failed", "err", err)
+	}
+	return s.writeOK(0, 0)
+}
+
+// killSession kills the statement target runs on its backend (as target's
+// own user, who may always kill its threads); unless query, it also ends
+// target, waking it wherever it waits on its client.
+func (s *Server) killSession(ctx context.Context, target *Session, query bool) error {
 	target.mu.Lock()
+	user := target.user
 	be := target.active
 	var node string
 	var thread uint32
@@ -74,16 +85,16 @@ func (s *Session) kill(ctx context.Context, id uint32, query bool) error {
 	if !query {
 		target.killed.Store(true)
 	}
+	var err error
 	if thread != 0 {
-		if err := s.srv.killBackend(ctx, s.user, node, thread, query); err != nil {
-			s.log.Warn("kill on backend failed", "node", node, "thread", thread, "err", err)
+		if kerr := s.killBackend(ctx, user, node, thread, query); kerr != nil {
+			err = fmt.Errorf("kill thread %d on %s: %w", thread, node, kerr)
 		}
 	}
 	if !query {
-		// Wake the target if it waits for its client.
 		target.wake()
 	}
-	return s.writeOK(0, 0)
+	return err
 }
 
 // killBackend runs KILL [QUERY] on the node through a fresh connection of the

@@ -84,7 +84,7 @@ func (s *Session) txLostErr() *wire.Error {
 func (s *Session) routerState() router.Session {
 	return router.Session{
 		InTx:         s.status&wire.StatusInTrans != 0 && s.txNode != "",
-		Autocommit:   s.autocommit,
+		Autocommit:   s.status&wire.StatusAutocommit != 0,
 		Pins:         s.pins,
 		NextTxMaster: s.nextTxMaster,
 	}
@@ -118,7 +118,7 @@ func (s *Session) forwardTo(ctx context.Context, pkt []byte, rs routeSpec, mode 
 		}
 		err = s.exec(be, pkt, mode, text, where)
 		if asRetry(err, &retry) {
-			return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, retry.err))
+			return s.writeErr(errLostDuringQuery(be.node, retry.err))
 		}
 	}
 	if err != nil || rs.class == nil {
@@ -187,7 +187,7 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 		if where == "replica" {
 			return &retryOnMaster{err}
 		}
-		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+		return s.writeErr(errLostBackend(be.node, err))
 	}
 	start := time.Now()
 	s.rows = 0
@@ -221,16 +221,12 @@ func (s *Session) afterAnswer(be *Backend, st uint16) {
 	}
 	s.status = st
 	s.inTx.Store(st&wire.StatusInTrans != 0)
-	s.autocommit = st&wire.StatusAutocommit != 0
 	if st&wire.StatusInTrans != 0 {
 		s.txNode = be.node
 	} else {
 		s.txNode = ""
 	}
-	s.mu.Lock()
-	s.txOn = s.txNode
-	s.mu.Unlock()
-	s.lastNode = be.node
+	s.syncTxOn()
 }
 
 // afterStatement applies what a successful statement did to the session.
@@ -332,19 +328,20 @@ func (s *Session) pick(ctx context.Context, r router.Route) (*Backend, string, e
 // failover happened while it was open).
 func (s *Session) checkTxMaster(be *Backend) error {
 	snap := s.srv.topo.Load()
-	if n, ok := snap.Node(be.node); ok && n.Role == topology.RoleReplica && snap.MasterName != be.node && be.wasMaster {
-		s.txLost = fmt.Sprintf("master %s was replaced by %s while it was open", be.node, snap.MasterName)
-		s.dropConn(be, false)
-		s.txLost = fmt.Sprintf("master %s was replaced by %s while it was open", be.node, snap.MasterName)
-		return s.txLostErr()
+	if !be.wasMaster || snap.MasterName == be.node {
+		return nil
 	}
-	if snap.MasterName != be.node && be.wasMaster {
+	// A node that is a replica now (rejoined) keeps a usable connection: it
+	// goes back to the pool after a reset; otherwise it is closed.
+	n, ok := snap.Node(be.node)
+	rejoined := ok && n.Role == topology.RoleReplica
+	s.dropConn(be, !rejoined)
+	if rejoined {
+		s.txLost = fmt.Sprintf("master %s was replaced by %s while it was open", be.node, snap.MasterName)
+	} else {
 		s.txLost = fmt.Sprintf("master %s failed over to %q while it was open", be.node, snap.MasterName)
-		s.dropConn(be, true)
-		s.txLost = fmt.Sprintf("master %s failed over to %q while it was open", be.node, snap.MasterName)
-		return s.txLostErr()
 	}
-	return nil
+	return s.txLostErr()
 }
 
 // waitMaster returns the current master, holding the caller while a

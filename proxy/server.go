@@ -373,13 +373,12 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	// The session exists before the login OK is sent and is registered in
 	// OnAuthSuccess, so a client that got its OK can be KILLed at once.
 	sess := &Session{
-		srv:        s,
-		remote:     remote,
-		status:     wire.StatusAutocommit,
-		autocommit: true,
-		conns:      make(map[string]*Backend),
-		stmts:      make(map[uint32]*stmtInfo),
-		started:    time.Now(),
+		srv:     s,
+		remote:  remote,
+		status:  wire.StatusAutocommit,
+		conns:   make(map[string]*Backend),
+		stmts:   make(map[uint32]*stmtInfo),
+		started: time.Now(),
 	}
 	ah := &authHandler{srv: s, remote: remote, h: h, ctx: ctx, sess: sess}
 	sc, err := s.handshake(nc, ah, h)

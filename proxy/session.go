@@ -41,7 +41,6 @@ type Session struct {
 	txLost       string              // why the open transaction is gone ("" = not lost)
 	replicaNode  string              // replica of the session's last reads (monotonic)
 	status       uint16              // status flags the client last saw
-	autocommit   bool
 	pins         router.PinReason
 	prepNames    map[string]struct{} // text PREPAREd names (PinPrepare)
 	replay       []string            // session SETs, replayed on every backend used
@@ -312,7 +311,6 @@ func (s *Session) resetConnection(ctx context.Context) error {
 	s.txNode, s.txLost = "", ""
 	s.syncTxOn()
 	s.nextTxMaster = false
-	s.autocommit = true
 	s.status = wire.StatusAutocommit
 	return s.writeOK(0, 0)
 }

@@ -28,12 +28,12 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	s.setCurrent(be, "PREPARE "+string(sql), "master")
 	if err := be.command(pkt); err != nil {
 		s.dropConn(be, true)
-		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+		return s.writeErr(errLostBackend(be.node, err))
 	}
 	p, err := be.w.ReadPacket(0)
 	if err != nil {
 		s.dropConn(be, true)
-		return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, err))
+		return s.writeErr(errLostDuringQuery(be.node, err))
 	}
 	if len(p) == 0 || p[0] != wire.OKHeader || len(p) < 12 {
 		// ERR (or something unexpected): pass it on as it is.
@@ -153,6 +153,17 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	return bs, nil
 }
 
+// prepareFailed answers a failed lazy prepare: the server's error goes to
+// the client as it is; a broken connection is dropped and reported.
+func (s *Session) prepareFailed(be *Backend, err error) error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return s.writeErr(we)
+	}
+	s.dropConn(be, true)
+	return s.writeErr(errLostBackend(be.node, err))
+}
+
 // stmtRoute decides where an execution of st runs.
 func (s *Session) stmtRoute(st *stmtInfo) router.Route {
 	if st.longData {
@@ -195,15 +206,12 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 		bs, err := s.ensurePrepared(be, st)
 		if err != nil {
 			var we *wire.Error
-			if errors.As(err, &we) {
-				return s.writeErr(we)
-			}
-			s.dropConn(be, true)
-			if where == "replica" && attempt == 0 {
+			if !errors.As(err, &we) && where == "replica" && attempt == 0 {
+				s.dropConn(be, true)
 				route = router.RouteMaster
 				continue
 			}
-			return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+			return s.prepareFailed(be, err)
 		}
 		out := pkt
 		if n > 0 {
@@ -262,18 +270,13 @@ func (s *Session) stmtForward(ctx context.Context, pkt []byte, mode relayMode, o
 	}
 	bs, err := s.ensurePrepared(be, st)
 	if err != nil {
-		var we *wire.Error
-		if errors.As(err, &we) {
-			return s.writeErr(we)
-		}
-		s.dropConn(be, true)
-		return s.writeErr(wire.NewError(crServerLost, "HY000", "switchyard: lost connection to backend %s: %v", be.node, err))
+		return s.prepareFailed(be, err)
 	}
 	binary.LittleEndian.PutUint32(pkt[1:5], bs.id)
 	err = s.exec(be, pkt, mode, "", where)
 	var retry *retryOnMaster
 	if asRetry(err, &retry) {
-		return s.writeErr(wire.NewError(crServerLost, "HY000", "Lost connection to MySQL server during query (switchyard: backend %s: %v)", be.node, retry.err))
+		return s.writeErr(errLostDuringQuery(be.node, retry.err))
 	}
 	return err
 }
