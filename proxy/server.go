@@ -395,6 +395,9 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		return
 	}
 	raw := sc.Conn.Conn // the socket, after any TLS upgrade
+	if cc, ok := raw.(*capConn); ok {
+		raw = cc.Conn // the handshake is over: write to the socket itself
+	}
 	_ = raw.SetDeadline(time.Time{})
 	_, isTLS := raw.(*tls.Conn)
 	defer func() {

@@ -37,7 +37,11 @@ func NewConn(c net.Conn, bufSize int) *Conn {
 	if bufSize <= 0 {
 		bufSize = 64 << 10
 	}
-	return &Conn{Conn: c, br: bufio.NewReaderSize(c, bufSize), bw: bufio.NewWriterSize(c, bufSize)}
+	var rw io.ReadWriter = c
+	if s := newSockIO(c); s != nil {
+		rw = s
+	}
+	return &Conn{Conn: c, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
 }
 
 // ReadHeader reads one frame header and returns the payload length and sequence.

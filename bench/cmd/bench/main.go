@@ -220,13 +220,25 @@ func run(ctx context.Context, o options) error {
 					if t == "direct" {
 						cell.DirectNode = node
 					}
+					pid := 0
+					switch t {
+					case "haproxy":
+						pid = ha.pid()
+					case "switchyard":
+						pid = sy.pid()
+					}
+					cpu0 := procCPU(pid)
 					out, err := sb.run(ctx, w, a, th, o.seconds, "run")
 					if err != nil {
 						return err
 					}
+					cpu := procCPU(pid) - cpu0
 					r, err := parseSysbench(out)
 					if err != nil {
 						return fmt.Errorf("%s %d threads %s: %w", w, th, t, err)
+					}
+					if pid != 0 && r.QPS > 0 {
+						r.ProxyCPUUS = cpu.Seconds() * 1e6 / (r.QPS * float64(o.seconds))
 					}
 					runs[t] = append(runs[t], r)
 				}
@@ -326,20 +338,21 @@ func addedLatency(cells []Cell) *AddedLatency {
 
 func printCell(c Cell) {
 	d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]
-	fmt.Printf("%-18s %3d thr  direct %9.0f qps p95 %6.2fms | haproxy %9.0f qps p95 %6.2fms | switchyard %9.0f qps p95 %6.2fms | sy/direct %.2f sy/haproxy %.2f\n",
-		c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, s.QPS, s.P95MS, c.VsDirect, c.VsHAProxy)
+	fmt.Printf("%-18s %3d thr  direct %9.0f qps p95 %6.2fms | haproxy %9.0f qps p95 %6.2fms %5.1fµs cpu/q | switchyard %9.0f qps p95 %6.2fms %5.1fµs cpu/q | sy/direct %.2f sy/haproxy %.2f\n",
+		c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, h.ProxyCPUUS, s.QPS, s.P95MS, s.ProxyCPUUS, c.VsDirect, c.VsHAProxy)
 }
 
 func printTable(w io.Writer, r Results) {
 	fmt.Fprintf(w, "Switchyard bench — %s, %d CPUs, load %s → %s\n", r.Started.Format(time.RFC3339), r.Host.CPUs, r.Host.LoadBefore, r.Host.LoadAfter)
-	fmt.Fprintf(w, "%-18s %4s | %10s %8s | %10s %8s | %10s %8s | %9s %10s %10s\n",
-		"workload", "thr", "direct qps", "p95 ms", "haproxy", "p95 ms", "switchyard", "p95 ms", "sy/direct", "sy/haproxy", "p95 sy/ha")
-	fmt.Fprintln(w, strings.Repeat("-", 132))
+	fmt.Fprintf(w, "%-18s %4s | %10s %8s | %10s %8s %8s | %10s %8s %8s | %9s %10s %10s\n",
+		"workload", "thr", "direct qps", "p95 ms", "haproxy", "p95 ms", "cpu µs/q", "switchyard", "p95 ms", "cpu µs/q", "sy/direct", "sy/haproxy", "p95 sy/ha")
+	fmt.Fprintln(w, strings.Repeat("-", 150))
 	for _, c := range r.Cells {
 		d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]
-		fmt.Fprintf(w, "%-18s %4d | %10.0f %8.2f | %10.0f %8.2f | %10.0f %8.2f | %9.2f %10.2f %10.2f\n",
-			c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, s.QPS, s.P95MS, c.VsDirect, c.VsHAProxy, c.P95VsHA)
+		fmt.Fprintf(w, "%-18s %4d | %10.0f %8.2f | %10.0f %8.2f %8.1f | %10.0f %8.2f %8.1f | %9.2f %10.2f %10.2f\n",
+			c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, h.ProxyCPUUS, s.QPS, s.P95MS, s.ProxyCPUUS, c.VsDirect, c.VsHAProxy, c.P95VsHA)
 	}
+	fmt.Fprintln(w, "cpu µs/q: the proxy process's CPU time (user+system, all threads) per query")
 	if a := r.AddedLatency; a != nil {
 		fmt.Fprintf(w, "\nadded latency per query at 1 thread (point select, mean): switchyard %+.0f µs, haproxy %+.0f µs (direct mean %.0f µs)\n",
 			a.SwitchyardUS, a.HAProxyUS, a.DirectAvgUS)

@@ -17,6 +17,9 @@ type sbResult struct {
 	AvgMS  float64 `json:"avg_ms"`
 	P95MS  float64 `json:"p95_ms"`
 	Errors float64 `json:"errors_per_sec"`
+	// ProxyCPUUS is the proxy process's CPU time (user+system, all
+	// threads) per query, in µs; 0 for the direct connection.
+	ProxyCPUUS float64 `json:"proxy_cpu_us_per_query,omitempty"`
 }
 
 var (
