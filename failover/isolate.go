@@ -31,12 +31,14 @@ func (m *Manager) Isolate(node string, on bool) error {
 		// The probe takes its pool from this map: a pool whose every
 		// connection attempt fails makes the probe fail like a lost route.
 		mon.dbs[node] = sql.OpenDB(isolatedConnector{node: node})
+		mon.isolated.Add(1)
 	} else {
 		if !had || !isIsolatedDB(old) {
 			mon.dbMu.Unlock()
 			return nil
 		}
 		delete(mon.dbs, node) // the next probe opens a real pool again
+		mon.isolated.Add(-1)
 	}
 	mon.dbMu.Unlock()
 	if had {
@@ -52,6 +54,9 @@ func (m *Manager) Isolate(node string, on bool) error {
 
 // Isolated reports whether Isolate(node, true) is in effect.
 func (m *Manager) Isolated(node string) bool {
+	if m.mon.isolated.Load() == 0 {
+		return false
+	}
 	m.mon.dbMu.Lock()
 	defer m.mon.dbMu.Unlock()
 	db, ok := m.mon.dbs[node]

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -73,6 +74,9 @@ type Monitor struct {
 
 	dbMu sync.Mutex
 	dbs  map[string]*sql.DB
+	// isolated counts the nodes a drill isolates, so Isolated (asked by
+	// the proxy before each statement) is one atomic load when none is.
+	isolated atomic.Int32
 
 	roundMu sync.Mutex // one probe round at a time (Run and commands both probe)
 

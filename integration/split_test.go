@@ -91,6 +91,24 @@ func TestSplitReadsSpreadOverReplicas(t *testing.T) {
 	}
 }
 
+// Sessions open at the same time spread evenly over the replicas (least
+// sessions per replica, as HAProxy's leastconn), whatever their ids.
+func TestSplitConcurrentSessionsBalance(t *testing.T) {
+	e := splitEnv(t, nil)
+	_, replicas := e.ids()
+	perServer := map[int]int{}
+	for i := 0; i < 10; i++ {
+		c, end := oneConn(t, e.dsn(""))
+		defer end()
+		perServer[serverID(t, c, "SELECT @@server_id")]++
+	}
+	for id, name := range replicas {
+		if perServer[id] != 5 {
+			t.Errorf("replica %s has %d of 10 sessions: %v", name, perServer[id], perServer)
+		}
+	}
+}
+
 func TestSplitTransactionsAndLockingReadsOnMaster(t *testing.T) {
 	e := splitEnv(t, nil)
 	masterID, replicas := e.ids()

@@ -72,8 +72,15 @@ func (d *Digests) RecordNormalized(norm string, route string, dur time.Duration,
 	if d == nil {
 		return
 	}
-	key := fnv(norm)
-	now := time.Now()
+	d.recordKeyed(DigestKey(norm), norm, route, dur, rows, time.Now())
+}
+
+// DigestKey is the digest of a normalised statement text.
+func DigestKey(norm string) uint64 { return fnv(norm) }
+
+// recordKeyed is RecordNormalized with the digest already computed (a
+// prepared statement's, once) and the end time known.
+func (d *Digests) recordKeyed(key uint64, norm string, route string, dur time.Duration, rows uint64, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st, ok := d.m[key]

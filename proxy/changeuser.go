@@ -58,6 +58,7 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 	_ = s.cw.SetReadTimeout(s.srv.limits().HandshakeTimeout)
 	resp, err := s.cw.ReadPacket(1024)
 	_ = s.cw.SetReadTimeout(0)
+	s.disarmIdle()
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,8 @@ func (s *Session) changeUser(ctx context.Context, pkt []byte) error {
 	s.pins = 0
 	s.refreshPinned()
 	clear(s.prepNames)
-	s.txNode, s.txLost, s.lastNode, s.replicaNode = "", "", "", ""
+	s.txNode, s.txLost, s.lastNode = "", "", ""
+	s.setReplicaNode("")
 	s.syncTxOn()
 	s.mu.Lock()
 	s.user = user

@@ -196,6 +196,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 // relayInfile forwards the client's LOAD DATA LOCAL file to the backend: data
 // packets until an empty one.
 func (s *Session) relayInfile(be *Backend) error {
+	defer s.disarmIdle()
 	for {
 		_ = s.cw.SetReadTimeout(s.srv.limits().ClientIdleTimeout)
 		f, err := s.cw.RelayFrame(be.w)

@@ -193,7 +193,8 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	s.rows = 0
 	st, err := s.relay(be, mode)
 	if d := s.srv.digests; d != nil && s.digestNorm != "" {
-		d.RecordNormalized(s.digestNorm, where, time.Since(start), s.rows)
+		now := time.Now()
+		d.recordKeyed(s.digestKey, s.digestNorm, where, now.Sub(start), s.rows, now)
 	} else if d != nil && text != "" {
 		d.Record(text, where, time.Since(start), s.rows)
 	}
@@ -450,7 +451,7 @@ func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
 	exclude := ""
 	for attempt := 0; attempt < 2; attempt++ {
 		name, ok := router.ChooseReplica(snap, router.ReplicaOptions{MaxLag: routing.MaxReplicaLag,
-			Current: s.replicaNode, Outstanding: s.srv.outstandingLoad, Exclude: exclude, Spread: s.id})
+			Current: s.replicaNode, Sessions: s.srv.readerCount, Outstanding: s.srv.outstandingLoad, Exclude: exclude, Spread: s.id})
 		if !ok {
 			if routing.NoReplicaError {
 				return nil, wire.NewError(crConnHostError, "HY000", "switchyard: no usable replica for this read (routing.no_replica: error)")
@@ -474,7 +475,7 @@ func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
 			s.srv.metrics.readFallbacks.Add(1)
 			return nil, nil // not caught up in time: the master has it
 		}
-		s.replicaNode = name
+		s.setReplicaNode(name)
 		return be, nil
 	}
 	return nil, nil
@@ -582,6 +583,21 @@ func (s *Session) catchUp(be *Backend) error {
 		be.applied++
 	}
 	return nil
+}
+
+// setReplicaNode records the replica the session reads from, keeping the
+// per-node session counts that spread sessions over replicas.
+func (s *Session) setReplicaNode(name string) {
+	if name == s.replicaNode {
+		return
+	}
+	if s.replicaNode != "" {
+		s.srv.readersOf(s.replicaNode).Add(-1)
+	}
+	if name != "" {
+		s.srv.readersOf(name).Add(1)
+	}
+	s.replicaNode = name
 }
 
 // noteWrite records the GTID of a write this session made.

@@ -102,6 +102,7 @@ type Server struct {
 	route    atomic.Pointer[Routing]
 	gtids    gtidState
 	inflight sync.Map                    // node -> *atomic.Int64
+	readers  sync.Map                    // node -> *atomic.Int64: sessions reading from it
 	observer atomic.Pointer[observerBox] // SetObserver (observe.go)
 	digests  *Digests
 	refuse   atomic.Pointer[func(node string) bool]

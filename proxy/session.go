@@ -40,6 +40,8 @@ type Session struct {
 	txNode       string              // holds the open transaction, "" when none
 	txLost       string              // why the open transaction is gone ("" = not lost)
 	replicaNode  string              // replica of the session's last reads (monotonic)
+	idleFor      time.Duration       // the idle timeout armIdle last set
+	idleRefresh  time.Time           // when armIdle sets the deadline again
 	status       uint16              // status flags the client last saw
 	pins         router.PinReason
 	prepNames    map[string]struct{} // text PREPAREd names (PinPrepare)
@@ -51,6 +53,7 @@ type Session struct {
 	rows         uint64  // rows relayed in the last answer
 	okBuf        []byte
 	digestNorm   string // normalised text of the prepared statement being executed (digests)
+	digestKey    uint64 // its DigestKey
 
 	stmts    map[uint32]*stmtInfo
 	nextStmt uint32
@@ -75,6 +78,7 @@ type stmtInfo struct {
 	sql        []byte
 	label      string // "EXECUTE <sql>" for the admin port, built once
 	digest     string // router.Normalize(label), computed at the first execution
+	digestKey  uint64 // DigestKey(digest)
 	class      router.Class
 	numParams  uint16
 	numCols    uint16
@@ -123,7 +127,7 @@ func (s *Session) run(ctx context.Context) {
 		if s.srv.draining.Load() || s.killed.Load() {
 			return
 		}
-		_ = s.cw.SetReadTimeout(s.srv.limits().ClientIdleTimeout)
+		s.armIdle()
 		if s.srv.draining.Load() || s.killed.Load() {
 			// A KILL or shutdown that came between the check above and
 			// the deadline just set: its wake-up was overwritten.
@@ -145,7 +149,6 @@ func (s *Session) run(ctx context.Context) {
 			}
 			return
 		}
-		_ = s.cw.SetReadTimeout(0)
 		if len(pkt) == 0 {
 			_ = s.cw.WriteError(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
 			return
@@ -165,6 +168,33 @@ func (s *Session) run(ctx context.Context) {
 }
 
 var errQuit = errors.New("client quit")
+
+// armIdle sets the client's read deadline for the idle timeout before the
+// session waits for a command. Setting a deadline is a timer operation, so
+// it is not redone per command but when it has aged by min(timeout/16, 1s):
+// the timeout then fires between that much before and exactly timeout after
+// the last command. The deadline stays set while a command runs; only reads
+// of the client observe it, and those that have their own (change user, LOAD
+// DATA LOCAL) call disarmIdle after.
+func (s *Session) armIdle() {
+	d := s.srv.limits().ClientIdleTimeout
+	now := time.Now()
+	if d == s.idleFor && now.Before(s.idleRefresh) {
+		return
+	}
+	if d <= 0 {
+		_ = s.cw.SetReadDeadline(time.Time{})
+		s.idleRefresh = now.Add(24 * time.Hour) // nothing ages; re-set on reload or disarm
+	} else {
+		_ = s.cw.SetReadDeadline(now.Add(d))
+		s.idleRefresh = now.Add(min(d/16, time.Second))
+	}
+	s.idleFor = d
+}
+
+// disarmIdle notes that the client's read deadline was changed, so armIdle
+// sets it again.
+func (s *Session) disarmIdle() { s.idleRefresh = time.Time{} }
 
 // dispatch runs one command. A non-nil error ends the session.
 func (s *Session) dispatch(ctx context.Context, pkt []byte) error {
@@ -316,6 +346,7 @@ func (s *Session) resetConnection(ctx context.Context) error {
 }
 
 func (s *Session) cleanup() {
+	s.setReplicaNode("")
 	s.dropAll(false)
 	s.srv.removeSession(s)
 	s.sc.Close()

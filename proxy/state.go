@@ -148,6 +148,17 @@ func (s *Server) outstanding(node string) *atomic.Int64 {
 
 func (s *Server) outstandingLoad(node string) int { return int(s.outstanding(node).Load()) }
 
+// readersOf returns the counter of sessions whose reads go to a node.
+func (s *Server) readersOf(node string) *atomic.Int64 {
+	if v, ok := s.readers.Load(node); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := s.readers.LoadOrStore(node, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+func (s *Server) readerCount(node string) int { return int(s.readersOf(node).Load()) }
+
 func (s *Server) routing() *Routing { return s.route.Load() }
 
 // SetRouting applies new routing settings (reload).

@@ -232,8 +232,9 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 		binary.LittleEndian.PutUint32(out[1:5], bs.id)
 		if s.srv.digests != nil && st.digest == "" {
 			st.digest = router.Normalize(st.label)
+			st.digestKey = DigestKey(st.digest)
 		}
-		s.digestNorm = st.digest // exec records it without normalising again
+		s.digestNorm, s.digestKey = st.digest, st.digestKey // exec records it without normalising again
 		err = s.exec(be, out, modeExecute, st.label, where)
 		s.digestNorm = ""
 		var retry *retryOnMaster

@@ -85,14 +85,18 @@ type ReplicaOptions struct {
 	// Current is the replica the session read from last: it is kept while
 	// usable, so the session's reads are monotonic.
 	Current string
-	// Outstanding reports the statements in flight on a node (least
-	// outstanding requests, weighted, wins).
+	// Sessions reports how many sessions read from a node (have it as their
+	// Current). Sessions stay on their replica, so this is what spreads
+	// them, as an L4 balancer's least-connections does.
+	Sessions func(node string) int
+	// Outstanding reports the statements in flight on a node; it adds to
+	// Sessions (least load per unit of weight wins).
 	Outstanding func(node string) int
 	// Exclude names a node not to use (e.g. one that just failed).
 	Exclude string
 	// Spread breaks ties between equally loaded replicas (e.g. the session
-	// id), so idle sessions spread over the replicas instead of all taking
-	// the first.
+	// id), so sessions that choose at the same moment do not all take the
+	// first.
 	Spread uint32
 }
 
@@ -121,9 +125,10 @@ func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok b
 	var best string
 	bestScore := -1.0
 	localFound := ""
-	nn := len(snap.Nodes)
-	for i := range nn {
-		n := snap.Nodes[(i+int(o.Spread%uint32(max(nn, 1))))%nn]
+	// Ties rotate by Spread over the usable replicas only (rotating over
+	// all nodes, master included, would favour the replica after the master).
+	usable := 0
+	for _, n := range snap.Nodes {
 		if n.Name == o.Exclude || !UsableReplica(n, o.MaxLag) {
 			continue
 		}
@@ -133,17 +138,36 @@ func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok b
 		if n.Local && localFound == "" {
 			localFound = n.Name
 		}
+		usable++
+	}
+	if localFound != "" {
+		return localFound, true
+	}
+	if usable == 0 {
+		return "", false
+	}
+	first := int(o.Spread % uint32(usable))
+	k := 0
+	for i := 0; i < 2*len(snap.Nodes) && k < first+usable; i++ {
+		n := snap.Nodes[i%len(snap.Nodes)]
+		if n.Name == o.Exclude || !UsableReplica(n, o.MaxLag) {
+			continue
+		}
+		k++
+		if k <= first {
+			continue
+		}
 		load := 0
+		if o.Sessions != nil {
+			load += o.Sessions(n.Name)
+		}
 		if o.Outstanding != nil {
-			load = o.Outstanding(n.Name)
+			load += o.Outstanding(n.Name)
 		}
 		score := float64(load+1) / float64(n.Weight)
 		if bestScore < 0 || score < bestScore {
 			best, bestScore = n.Name, score
 		}
-	}
-	if localFound != "" {
-		return localFound, true
 	}
 	return best, best != ""
 }

@@ -82,14 +82,33 @@ func TestChooseReplica(t *testing.T) {
 			t.Errorf("%s: got %q,%v want %q,%v", c.name, got, ok, c.want, c.ok)
 		}
 	}
-	spread := map[string]bool{}
-	two := &topology.Snapshot{Nodes: []topology.Node{master, rep("r1", 0, 1, false), rep("r2", 0, 1, false)}}
-	for i := uint32(0); i < 6; i++ {
-		n, _ := ChooseReplica(two, ReplicaOptions{Spread: i})
-		spread[n] = true
+	// Ties rotate evenly over the usable replicas, whatever else is in the
+	// node list (an earlier version rotated over all nodes: 2/3 of the
+	// sessions took the replica listed after the master).
+	for _, nodes := range [][]topology.Node{
+		{master, rep("r1", 0, 1, false), rep("r2", 0, 1, false)},
+		{rep("r1", 0, 1, false), master, rep("r2", 0, 1, false), rep("r3", 99, 1, false)},
+	} {
+		two := &topology.Snapshot{Nodes: nodes}
+		spread := map[string]int{}
+		for i := uint32(0); i < 60; i++ {
+			n, _ := ChooseReplica(two, ReplicaOptions{Spread: i, MaxLag: time.Second})
+			spread[n]++
+		}
+		if spread["r1"] != 30 || spread["r2"] != 30 {
+			t.Errorf("ties did not spread evenly: %v", spread)
+		}
 	}
-	if !spread["r1"] || !spread["r2"] {
-		t.Errorf("idle sessions did not spread: %v", spread)
+	// Sessions choosing one after another balance by sessions per replica,
+	// whatever their ids.
+	three := &topology.Snapshot{Nodes: []topology.Node{master, rep("r1", 0, 1, false), rep("r2", 0, 1, false), rep("r3", 0, 2, false)}}
+	bound := map[string]int{}
+	for i := uint32(0); i < 40; i++ {
+		n, _ := ChooseReplica(three, ReplicaOptions{Spread: i * 3, Sessions: func(n string) int { return bound[n] }})
+		bound[n]++
+	}
+	if bound["r1"] != 10 || bound["r2"] != 10 || bound["r3"] != 20 {
+		t.Errorf("sessions not balanced by weight: %v", bound)
 	}
 	down := rep("r1", 0, 1, false)
 	down.State = topology.StateDown

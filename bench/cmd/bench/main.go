@@ -40,6 +40,7 @@ type options struct {
 	streamRows int
 	out        string
 	skipExtras bool
+	hold       bool
 	gomaxprocs int
 }
 
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.streamRows, "stream-rows", 1000000, "rows of ~1000 bytes streamed for the memory test")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for the JSON results")
 	flag.BoolVar(&o.skipExtras, "skip-extras", false, "only the sysbench matrix")
+	flag.BoolVar(&o.hold, "hold", false, "after setup, print the three targets' addresses and wait for Ctrl-C (for manual runs and profiling)")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for the Switchyard process (0: the Go default, one per CPU)")
 	flag.Parse()
 	var err error
@@ -198,6 +200,18 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.hold {
+		fmt.Printf("holding; sysbench --mysql-user=%s --mysql-password=%s --mysql-db=sbtest --tables=%d --table-size=%d against:\n",
+			sb.user, sb.password, sb.tables, sb.tableSize)
+		for _, t := range targets {
+			a, _ := addr(t, "oltp_point_select")
+			fmt.Printf("  %-10s %s\n", t, a)
+		}
+		fmt.Printf("  switchyard pid %d, haproxy pid %d; Ctrl-C to stop\n", sy.pid(), ha.pid())
+		<-ctx.Done()
+		return nil
+	}
+
 	// Warm every target (pools, buffer pool, prepared statements).
 	fmt.Printf("warming up...\n")
 	for _, t := range targets {
@@ -227,18 +241,22 @@ func run(ctx context.Context, o options) error {
 					case "switchyard":
 						pid = sy.pid()
 					}
-					cpu0 := procCPU(pid)
-					out, err := sb.run(ctx, w, a, th, o.seconds, "run")
+					cpu0, busy0 := procCPU(pid), machineBusy()
+					out, sbCPU, err := sb.runCPU(ctx, w, a, th, o.seconds, "run")
 					if err != nil {
 						return err
 					}
-					cpu := procCPU(pid) - cpu0
+					cpu, busy := procCPU(pid)-cpu0, machineBusy()-busy0
 					r, err := parseSysbench(out)
 					if err != nil {
 						return fmt.Errorf("%s %d threads %s: %w", w, th, t, err)
 					}
-					if pid != 0 && r.QPS > 0 {
-						r.ProxyCPUUS = cpu.Seconds() * 1e6 / (r.QPS * float64(o.seconds))
+					if q := r.QPS * float64(o.seconds); q > 0 {
+						if pid != 0 {
+							r.ProxyCPUUS = cpu.Seconds() * 1e6 / q
+						}
+						r.ClientCPUUS = sbCPU.Seconds() * 1e6 / q
+						r.MachineCPUUS = busy.Seconds() * 1e6 / q
 					}
 					runs[t] = append(runs[t], r)
 				}
@@ -353,6 +371,12 @@ func printTable(w io.Writer, r Results) {
 			c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, h.ProxyCPUUS, s.QPS, s.P95MS, s.ProxyCPUUS, c.VsDirect, c.VsHAProxy, c.P95VsHA)
 	}
 	fmt.Fprintln(w, "cpu µs/q: the proxy process's CPU time (user+system, all threads) per query")
+	fmt.Fprintf(w, "\nCPU per query in µs (proxy / sysbench / whole machine):\n")
+	for _, c := range r.Cells {
+		d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]
+		fmt.Fprintf(w, "%-18s %4d | direct - / %.1f / %.1f | haproxy %.1f / %.1f / %.1f | switchyard %.1f / %.1f / %.1f\n",
+			c.Workload, c.Threads, d.ClientCPUUS, d.MachineCPUUS, h.ProxyCPUUS, h.ClientCPUUS, h.MachineCPUUS, s.ProxyCPUUS, s.ClientCPUUS, s.MachineCPUUS)
+	}
 	if a := r.AddedLatency; a != nil {
 		fmt.Fprintf(w, "\nadded latency per query at 1 thread (point select, mean): switchyard %+.0f µs, haproxy %+.0f µs (direct mean %.0f µs)\n",
 			a.SwitchyardUS, a.HAProxyUS, a.DirectAvgUS)

@@ -518,3 +518,23 @@ func procCPU(pid int) time.Duration {
 	st, _ := strconv.ParseUint(f[12], 10, 64) // stime, field 15
 	return time.Duration(ut+st) * (time.Second / 100)
 }
+
+// machineBusy is the machine's busy CPU time so far (all CPUs: user, nice,
+// system, irq, softirq, steal), from the first line of /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, _ := strconv.ParseUint(f[i], 10, 64)
+		ticks += v
+	}
+	return time.Duration(ticks) * (time.Second / 100)
+}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // sbResult is what one sysbench run measured.
@@ -20,6 +21,12 @@ type sbResult struct {
 	// ProxyCPUUS is the proxy process's CPU time (user+system, all
 	// threads) per query, in µs; 0 for the direct connection.
 	ProxyCPUUS float64 `json:"proxy_cpu_us_per_query,omitempty"`
+	// ClientCPUUS is sysbench's CPU time per query, in µs.
+	ClientCPUUS float64 `json:"sysbench_cpu_us_per_query,omitempty"`
+	// MachineCPUUS is the whole machine's busy CPU time (all processes,
+	// /proc/stat) per query, in µs: on a saturated machine QPS is its
+	// inverse times the CPU count.
+	MachineCPUUS float64 `json:"machine_cpu_us_per_query,omitempty"`
 }
 
 var (
@@ -80,12 +87,18 @@ func (s sysbench) args(workload, addr string, threads, seconds int, cmd string) 
 }
 
 func (s sysbench) run(ctx context.Context, workload, addr string, threads, seconds int, cmd string) (string, error) {
+	out, _, err := s.runCPU(ctx, workload, addr, threads, seconds, cmd)
+	return out, err
+}
+
+// runCPU is run that also returns sysbench's own CPU time.
+func (s sysbench) runCPU(ctx context.Context, workload, addr string, threads, seconds int, cmd string) (string, time.Duration, error) {
 	c := exec.CommandContext(ctx, "sysbench", s.args(workload, addr, threads, seconds, cmd)...)
 	out, err := c.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("sysbench %s %s against %s: %w\n%s", workload, cmd, addr, err, tail(string(out), 20))
+		return string(out), 0, fmt.Errorf("sysbench %s %s against %s: %w\n%s", workload, cmd, addr, err, tail(string(out), 20))
 	}
-	return string(out), nil
+	return string(out), c.ProcessState.UserTime() + c.ProcessState.SystemTime(), nil
 }
 
 func tail(s string, n int) string {
