@@ -258,6 +258,16 @@ func (b *Backend) command(payload []byte) error {
 	return b.w.Flush()
 }
 
+// request sends a command that has an answer, which the caller reads next
+// (FlushRequest: the wait for it is folded into the write).
+func (b *Backend) request(payload []byte) error {
+	b.w.Seq = 0
+	if err := b.w.WritePacket(payload); err != nil {
+		return err
+	}
+	return b.w.FlushRequest()
+}
+
 // simple runs a command whose answer is one OK or ERR packet, for the proxy's
 // own use (reset, ping, init db). A MySQL error comes back as *wire.Error.
 func (b *Backend) simple(payload []byte) (wire.OK, error) {

@@ -182,7 +182,7 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	out := s.srv.outstanding(be.node)
 	out.Add(1)
 	defer out.Add(-1)
-	if err := be.command(pkt); err != nil {
+	if err := be.request(pkt); err != nil {
 		s.dropConn(be, true)
 		if where == "replica" {
 			return &retryOnMaster{err}

@@ -30,6 +30,8 @@ type Conn struct {
 	// Seq is the sequence number of the next packet to write.
 	Seq uint8
 	buf []byte // reusable payload buffer for small packets
+	// sock is the raw socket path under br and bw, nil for other conns.
+	sock *sockIO
 }
 
 // NewConn wraps c with buffers of the given size (64 KiB when zero).
@@ -38,10 +40,11 @@ func NewConn(c net.Conn, bufSize int) *Conn {
 		bufSize = 64 << 10
 	}
 	var rw io.ReadWriter = c
-	if s := newSockIO(c); s != nil {
+	s := newSockIO(c)
+	if s != nil {
 		rw = s
 	}
-	return &Conn{Conn: c, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
+	return &Conn{Conn: c, sock: s, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
 }
 
 // ReadHeader reads one frame header and returns the payload length and sequence.
@@ -133,6 +136,19 @@ func (c *Conn) WriteFrame(frame []byte) error {
 
 // Flush sends buffered writes.
 func (c *Conn) Flush() error { return c.bw.Flush() }
+
+// FlushRequest sends buffered writes that end a request to a server, whose
+// answer the caller reads next. On a plain socket with nothing left to
+// read, it also waits for the answer to arrive (see sockIO.awaitAnswer),
+// which saves a read system call. Never use it for a command without an
+// answer, nor toward a client.
+func (c *Conn) FlushRequest() error {
+	if c.sock != nil && c.br.Buffered() == 0 && c.bw.Buffered() > 0 {
+		c.sock.awaitNext = true
+		defer func() { c.sock.awaitNext = false }()
+	}
+	return c.bw.Flush()
+}
 
 // Buffered reports whether unread bytes are waiting in the read buffer.
 func (c *Conn) Buffered() int { return c.br.Buffered() }

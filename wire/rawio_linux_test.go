@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -163,4 +164,102 @@ func TestSockIOUnix(t *testing.T) {
 	if _, err := io.ReadFull(rw, got); err != nil || string(got) != "ping" {
 		t.Fatalf("echo %q, %v", got, err)
 	}
+}
+
+// FlushRequest returns once the answer can be read: the read that follows
+// gets it at once, with no wait.
+func TestFlushRequestAwaitsAnswer(t *testing.T) {
+	c, s := tcpPair(t)
+	conn := NewConn(c, 0)
+	go func() {
+		req := make([]byte, 9)
+		if _, err := io.ReadFull(s, req); err != nil {
+			return
+		}
+		time.Sleep(30 * time.Millisecond)
+		_, _ = s.Write([]byte{3, 0, 0, 1, 'o', 'k', '!'})
+	}()
+	if err := conn.WritePacket([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.FlushRequest(); err != nil {
+		t.Fatal(err)
+	}
+	// The answer is already in the socket: a non-blocking peek finds it.
+	var b [16]byte
+	n, _, err := syscall.Recvfrom(sysFD(t, c), b[:], syscall.MSG_DONTWAIT|syscall.MSG_PEEK)
+	if err != nil || n != 7 {
+		t.Fatalf("after FlushRequest the answer is not readable: n=%d err=%v", n, err)
+	}
+	p, err := conn.ReadPacket(0)
+	if err != nil || string(p) != "ok!" {
+		t.Fatalf("answer %q, %v", p, err)
+	}
+}
+
+// A server that said something and closed before the request (KILL,
+// wait_timeout) must not leave FlushRequest waiting: the request provokes a
+// reset, which wakes it, and the read gets what the server said.
+func TestFlushRequestServerClosedBefore(t *testing.T) {
+	c, s := tcpPair(t)
+	conn := NewConn(c, 0)
+	_, _ = s.Write([]byte{4, 0, 0, 0, 0xff, 'b', 'y', 'e'})
+	s.Close()
+	time.Sleep(50 * time.Millisecond) // both arrive and their readiness is consumed
+	done := make(chan error, 1)
+	go func() {
+		if err := conn.WritePacket([]byte{3}); err != nil {
+			done <- err
+			return
+		}
+		done <- conn.FlushRequest()
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("FlushRequest hung on a closed server")
+	}
+	p, err := conn.ReadPacket(0)
+	if err != nil || string(p) != "\xffbye" {
+		t.Fatalf("read %q, %v", p, err)
+	}
+}
+
+// A request larger than the socket buffers is written in full (the partial
+// write path) and the answer read.
+func TestFlushRequestLarge(t *testing.T) {
+	c, s := tcpPair(t)
+	conn := NewConn(c, 0)
+	big := bytes.Repeat([]byte{'x'}, 8<<20)
+	go func() {
+		sc := NewConn(s, 0)
+		p, err := sc.ReadPacket(0)
+		if err != nil {
+			return
+		}
+		sc.Seq = 1
+		_ = sc.WritePacket([]byte{byte(len(p) >> 20)})
+		_ = sc.Flush()
+	}()
+	if err := conn.WritePacket(big); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.FlushRequest(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := conn.ReadPacket(0)
+	if err != nil || len(p) != 1 || p[0] != 8 {
+		t.Fatalf("answer %v, %v", p, err)
+	}
+}
+
+func sysFD(t *testing.T, c net.Conn) int {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int
+	_ = raw.Control(func(f uintptr) { fd = int(f) })
+	return fd
 }
