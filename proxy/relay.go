@@ -172,6 +172,13 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return st, flush()
 		}
 		for {
+			if k, seq, err := be.w.ForwardRows(cw); err != nil {
+				return 0, &relayErr{err: err, client: true}
+			} else if k > 0 {
+				s.rows += uint64(k)
+				lastSeq = seq
+				continue
+			}
 			f, err = next(false)
 			if err != nil {
 				return 0, err

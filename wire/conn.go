@@ -242,6 +242,39 @@ func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
 	return f, c.ForwardFrame(f, dst)
 }
 
+// ForwardRows passes on, in one copy, the complete row frames already in
+// the read buffer, stopping before anything that is not a plain row: an EOF
+// or ERR packet (the end of the rows), a frame continued in the next one, or
+// a frame not yet wholly received. It never reads from the socket; rows is 0
+// when the next frame needs NextFrame. seq is the last forwarded frame's.
+// Per-row parsing and copying was most of the proxy's own cost on results of
+// many rows.
+func (c *Conn) ForwardRows(dst *Conn) (rows int, seq uint8, err error) {
+	b, _ := c.br.Peek(c.br.Buffered()) // never blocks: at most what is buffered
+	off := 0
+	for len(b)-off >= 5 {
+		n := int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16
+		if n == 0 || n >= MaxPayload || off+4+n > len(b) {
+			break
+		}
+		first := b[off+4]
+		if first == ErrHeader || (first == EOFHeader && n < 9) {
+			break
+		}
+		seq = b[off+3]
+		off += 4 + n
+		rows++
+	}
+	if rows == 0 {
+		return 0, 0, nil
+	}
+	if _, err := dst.bw.Write(b[:off]); err != nil {
+		return 0, 0, &DstError{err}
+	}
+	_, _ = c.br.Discard(off)
+	return rows, seq, nil
+}
+
 // copyN streams n payload bytes to dst through a fixed chunk, telling a read
 // failure (ours) from a write failure (the destination's).
 func (c *Conn) copyN(dst *Conn, n int) error {
