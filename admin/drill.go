@@ -242,6 +242,16 @@ type drill struct {
 	wl      *workload
 }
 
+// noteFailover records the failover or switchover the drill caused, its
+// times measured from the fault.
+func (d *drill) noteFailover(r *failover.Report) {
+	d.fo = r
+	d.rep.NewMaster = r.Winner
+	d.rep.Detection = r.Detected.Sub(d.rep.Fault)
+	d.rep.Promotion = r.Published.Sub(d.rep.Fault)
+	d.rep.ServerPause = r.Pause
+}
+
 func (d *drill) say(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	d.s.progress.add(msg)
@@ -326,11 +336,7 @@ func (d *drill) switchoverAndBack(ctx context.Context) error {
 		d.rep.Verdict = "switchover refused or failed: " + err.Error()
 		return err
 	}
-	d.fo = &r1
-	d.rep.NewMaster = r1.Winner
-	d.rep.Detection = r1.Detected.Sub(d.rep.Fault)
-	d.rep.Promotion = r1.Published.Sub(d.rep.Fault)
-	d.rep.ServerPause = r1.Pause
+	d.noteFailover(&r1)
 	d.say("switched over to %s: writes held %.1fms (%s)", r1.Winner, msf(r1.Pause), phases(r1.Phases))
 	d.waitWriteAfter(ctx, r1.Published)
 	if err := sleepCtx(ctx, d.o.Warmup); err != nil {
@@ -373,11 +379,7 @@ func (d *drill) masterDown(ctx context.Context) error {
 		d.rep.Verdict = err.Error()
 		return err
 	}
-	d.fo = &rep
-	d.rep.NewMaster = rep.Winner
-	d.rep.Detection = rep.Detected.Sub(d.rep.Fault)
-	d.rep.Promotion = rep.Published.Sub(d.rep.Fault)
-	d.rep.ServerPause = rep.Pause
+	d.noteFailover(&rep)
 	d.say("promoted %s: detected after %.0fms, published after %.0fms (%s)", rep.Winner, msf(d.rep.Detection), msf(d.rep.Promotion), phases(rep.Phases))
 	d.waitWriteAfter(ctx, rep.Published)
 	d.rep.Verdict = fmt.Sprintf("failed over from %s to %s", old, rep.Winner)

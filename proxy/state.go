@@ -137,25 +137,22 @@ func (s *Server) forgetNode(node string) {
 	delete(s.gtids.seenPos, node)
 }
 
-// outstanding returns the in-flight statement counter of a node.
-func (s *Server) outstanding(node string) *atomic.Int64 {
-	if v, ok := s.inflight.Load(node); ok {
+// nodeCounter returns (creating) the counter of node in m.
+func nodeCounter(m *sync.Map, node string) *atomic.Int64 {
+	if v, ok := m.Load(node); ok {
 		return v.(*atomic.Int64)
 	}
-	v, _ := s.inflight.LoadOrStore(node, new(atomic.Int64))
+	v, _ := m.LoadOrStore(node, new(atomic.Int64))
 	return v.(*atomic.Int64)
 }
+
+// outstanding returns the in-flight statement counter of a node.
+func (s *Server) outstanding(node string) *atomic.Int64 { return nodeCounter(&s.inflight, node) }
 
 func (s *Server) outstandingLoad(node string) int { return int(s.outstanding(node).Load()) }
 
 // readersOf returns the counter of sessions whose reads go to a node.
-func (s *Server) readersOf(node string) *atomic.Int64 {
-	if v, ok := s.readers.Load(node); ok {
-		return v.(*atomic.Int64)
-	}
-	v, _ := s.readers.LoadOrStore(node, new(atomic.Int64))
-	return v.(*atomic.Int64)
-}
+func (s *Server) readersOf(node string) *atomic.Int64 { return nodeCounter(&s.readers, node) }
 
 func (s *Server) readerCount(node string) int { return int(s.readersOf(node).Load()) }
 

@@ -69,7 +69,7 @@ func newSockIO(c net.Conn) *sockIO {
 		s.network = s.laddr.Network()
 	}
 	s.rf = s.readOnce
-	s.wf = s.writeOnce
+	s.wf = s.writeRaw // rc.Write waits for writability on false
 	s.af = s.writeAwaitOnce
 	return s
 }
@@ -88,14 +88,16 @@ func (s *sockIO) readOnce(fd uintptr) bool {
 	}
 }
 
-func (s *sockIO) writeOnce(fd uintptr) bool {
+// writeRaw (rc.Write's callback) writes s.buf until it is all written (true), the socket is full
+// (false: EAGAIN) or the call fails (true, s.err set).
+func (s *sockIO) writeRaw(fd uintptr) bool {
 	for len(s.buf) > 0 {
 		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
 		if e == syscall.EINTR {
 			continue
 		}
 		if e == syscall.EAGAIN {
-			return false // socket buffer full: wait for writability
+			return false
 		}
 		if e != 0 {
 			s.err = e
@@ -187,23 +189,11 @@ func (s *sockIO) writeAwaitOnce(fd uintptr) bool {
 		return true // readable: the answer (or an error) is there
 	}
 	s.phase = awaitWritten
-	for len(s.buf) > 0 {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)))
-		if e == syscall.EINTR {
-			continue
-		}
-		if e == syscall.EAGAIN {
-			s.phase = awaitPartial
-			return true
-		}
-		if e != 0 {
-			s.err = e
-			return true
-		}
-		s.n += int(r)
-		s.buf = s.buf[r:]
+	if !s.writeRaw(fd) {
+		s.phase = awaitPartial // socket full: the rest goes the plain way
+		return true
 	}
-	return false // wait for readability
+	return s.err != 0 // all written: wait for readability
 }
 
 // opError shapes an error as net.Conn's methods do, so callers' checks
