@@ -42,6 +42,7 @@ type options struct {
 	skipExtras bool
 	hold       bool
 	gomaxprocs int
+	bBinary    string // a second Switchyard ("switchyard-b") to compare, "" for none
 }
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 	flag.BoolVar(&o.skipExtras, "skip-extras", false, "only the sysbench matrix")
 	flag.BoolVar(&o.hold, "hold", false, "after setup, print the three targets' addresses and wait for Ctrl-C (for manual runs and profiling)")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for the Switchyard process (0: the Go default, one per CPU)")
+	flag.StringVar(&o.bBinary, "b", "", "also run this Switchyard binary as a fourth target, switchyard-b, in the same rotation (A/B of two builds or settings)")
 	flag.Parse()
 	var err error
 	if o.threads, err = intList(threads); err != nil {
@@ -117,14 +119,13 @@ type HostInfo struct {
 type Cell struct {
 	Workload   string              `json:"workload"`
 	Threads    int                 `json:"threads"`
-	Targets    map[string]sbResult `json:"targets"` // direct, haproxy, switchyard
+	Targets    map[string]sbResult `json:"targets"` // direct, haproxy, switchyard, switchyard-b
 	VsDirect   float64             `json:"switchyard_vs_direct_qps"`
+	BVsA       float64             `json:"switchyard_b_vs_switchyard_qps,omitempty"`
 	VsHAProxy  float64             `json:"switchyard_vs_haproxy_qps"`
 	P95VsHA    float64             `json:"switchyard_vs_haproxy_p95"`
 	DirectNode string              `json:"direct_node"`
 }
-
-var targets = []string{"direct", "haproxy", "switchyard"}
 
 func run(ctx context.Context, o options) error {
 	started := time.Now()
@@ -171,6 +172,21 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer sy.stop()
+	targets := []string{"direct", "haproxy", "switchyard"}
+	var syB *switchyardProc
+	if o.bBinary != "" {
+		dirB := filepath.Join(work, "b")
+		if err := os.Mkdir(dirB, 0o755); err != nil {
+			return err
+		}
+		syB, err = startSwitchyard(ctx, o.bBinary, dirB, c, 1000, o.gomaxprocs)
+		if err != nil {
+			return fmt.Errorf("switchyard-b: %w", err)
+		}
+		defer syB.stop()
+		targets = append(targets, "switchyard-b")
+		res.Setup["switchyard-b"] = "as switchyard, binary " + o.bBinary
+	}
 
 	res.Setup["cluster"] = fmt.Sprintf("MariaDB %s, 1 master (%s) + 2 replicas (%s, %s), GTID replication, innodb_flush_log_at_trx_commit=2",
 		c.Version, master.Name, r1.Name, r2.Name)
@@ -180,7 +196,7 @@ func run(ctx context.Context, o options) error {
 		", log level warn, GOMAXPROCS " + gmp(o.gomaxprocs) + "; reads spread over the replicas, writes and transactions on the master"
 	res.Setup["sysbench"] = fmt.Sprintf("%d tables x %d rows, %ds per run, --rand-type=uniform, prepared statements (db-ps-mode auto); oltp_read_only with --skip_trx=on",
 		o.tables, o.tableSize, o.seconds)
-	res.Setup["order"] = "for each (workload, threads) the three targets run back to back, the order rotating from cell to cell"
+	res.Setup["order"] = "for each (workload, threads) the targets run back to back, the order rotating from cell to cell"
 
 	addr := func(target, workload string) (string, string) {
 		rw := workload == "oltp_read_write"
@@ -195,6 +211,8 @@ func run(ctx context.Context, o options) error {
 				return ha.rwAddr, ""
 			}
 			return ha.roAddr, ""
+		case "switchyard-b":
+			return syB.addr, ""
 		default:
 			return sy.addr, ""
 		}
@@ -240,6 +258,8 @@ func run(ctx context.Context, o options) error {
 						pid = ha.pid()
 					case "switchyard":
 						pid = sy.pid()
+					case "switchyard-b":
+						pid = syB.pid()
 					}
 					cpu0, busy0 := procCPU(pid), machineBusy()
 					out, sbCPU, err := sb.runCPU(ctx, w, a, th, o.seconds, "run")
@@ -269,6 +289,9 @@ func run(ctx context.Context, o options) error {
 			cell.VsDirect = ratio(s.QPS, d.QPS)
 			cell.VsHAProxy = ratio(s.QPS, h.QPS)
 			cell.P95VsHA = ratio(s.P95MS, h.P95MS)
+			if b, ok := cell.Targets["switchyard-b"]; ok {
+				cell.BVsA = ratio(b.QPS, s.QPS)
+			}
 			res.Cells = append(res.Cells, cell)
 			printCell(cell)
 		}
@@ -358,6 +381,18 @@ func printCell(c Cell) {
 	d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]
 	fmt.Printf("%-18s %3d thr  direct %9.0f qps p95 %6.2fms | haproxy %9.0f qps p95 %6.2fms %5.1fµs cpu/q | switchyard %9.0f qps p95 %6.2fms %5.1fµs cpu/q | sy/direct %.2f sy/haproxy %.2f\n",
 		c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, h.ProxyCPUUS, s.QPS, s.P95MS, s.ProxyCPUUS, c.VsDirect, c.VsHAProxy)
+	printB(os.Stdout, c)
+}
+
+// printB prints switchyard-b's line of a cell, when it ran.
+func printB(w io.Writer, c Cell) {
+	b, ok := c.Targets["switchyard-b"]
+	if !ok {
+		return
+	}
+	h := c.Targets["haproxy"]
+	fmt.Fprintf(w, "%-18s %4s   switchyard-b %9.0f qps p95 %6.2fms %5.1fµs cpu/q | b/switchyard %.2f b/haproxy %.2f p95 b/ha %.2f\n",
+		"", "", b.QPS, b.P95MS, b.ProxyCPUUS, c.BVsA, ratio(b.QPS, h.QPS), ratio(b.P95MS, h.P95MS))
 }
 
 func printTable(w io.Writer, r Results) {
@@ -369,6 +404,7 @@ func printTable(w io.Writer, r Results) {
 		d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]
 		fmt.Fprintf(w, "%-18s %4d | %10.0f %8.2f | %10.0f %8.2f %8.1f | %10.0f %8.2f %8.1f | %9.2f %10.2f %10.2f\n",
 			c.Workload, c.Threads, d.QPS, d.P95MS, h.QPS, h.P95MS, h.ProxyCPUUS, s.QPS, s.P95MS, s.ProxyCPUUS, c.VsDirect, c.VsHAProxy, c.P95VsHA)
+		printB(w, c)
 	}
 	fmt.Fprintln(w, "cpu µs/q: the proxy process's CPU time (user+system, all threads) per query")
 	fmt.Fprintf(w, "\nCPU per query in µs (proxy / sysbench / whole machine):\n")
