@@ -116,8 +116,8 @@ func UsableReplica(n topology.Node, maxLag time.Duration) bool {
 
 // ChooseReplica picks the replica for a read: the session's current one
 // while usable, else the local replica, else the usable replica with the
-// least outstanding requests per unit of weight. ok is false when no replica
-// is usable.
+// least load (sessions reading from it plus statements in flight) per unit
+// of weight. ok is false when no replica is usable.
 func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok bool) {
 	if snap == nil {
 		return "", false
@@ -146,17 +146,15 @@ func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok b
 	if usable == 0 {
 		return "", false
 	}
+	// Among equal scores the replica whose position among the usable ones
+	// comes first from Spread wins.
 	first := int(o.Spread % uint32(usable))
-	k := 0
-	for i := 0; i < 2*len(snap.Nodes) && k < first+usable; i++ {
-		n := snap.Nodes[i%len(snap.Nodes)]
+	bestRank, u := 0, -1
+	for _, n := range snap.Nodes {
 		if n.Name == o.Exclude || !UsableReplica(n, o.MaxLag) {
 			continue
 		}
-		k++
-		if k <= first {
-			continue
-		}
+		u++
 		load := 0
 		if o.Sessions != nil {
 			load += o.Sessions(n.Name)
@@ -165,8 +163,9 @@ func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok b
 			load += o.Outstanding(n.Name)
 		}
 		score := float64(load+1) / float64(n.Weight)
-		if bestScore < 0 || score < bestScore {
-			best, bestScore = n.Name, score
+		rank := (u - first + usable) % usable
+		if bestScore < 0 || score < bestScore || (score == bestScore && rank < bestRank) {
+			best, bestScore, bestRank = n.Name, score, rank
 		}
 	}
 	return best, best != ""
