@@ -314,6 +314,7 @@ func TestDrills(t *testing.T) {
 		t.Fatalf("unknown drill: %v", err)
 	}
 
+	lastNotes := "" // the last drill report's notes, shown if the topology does not heal
 	report := func(t *testing.T, scenario string) map[string]string {
 		t.Helper()
 		// Progress is visible from another connection while it runs.
@@ -357,6 +358,7 @@ func TestDrills(t *testing.T) {
 		for _, r := range rows {
 			m[r[0]] = r[1]
 		}
+		lastNotes = m["notes"]
 		if m["outcome"] != "ok" {
 			t.Errorf("%s outcome %s: %s", scenario, m["outcome"], m["verdict"])
 		}
@@ -379,6 +381,7 @@ func TestDrills(t *testing.T) {
 		return m
 	}
 	healthy := func(t *testing.T) {
+		t.Logf("last drill's notes: %s", lastNotes)
 		e.waitTopology(t, func(s *topology.Snapshot) bool {
 			up := 0
 			for _, n := range s.Nodes {
