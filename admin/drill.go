@@ -442,14 +442,28 @@ func (d *drill) restore(ctx context.Context) {
 	}
 	deadline := time.Now().Add(d.o.FailoverTimeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if n, ok := d.snap().Node(old); ok && n.Role == topology.RoleReplica && n.State == topology.StateUp {
+		n, ok := d.snap().Node(old)
+		if ok && n.Role == topology.RoleReplica && n.State == topology.StateUp {
 			d.say("%s rejoined as a replica of %s", old, d.snap().MasterName)
 			break
 		}
+		if ok && failover.Diverged(n) {
+			break // it will not rejoin by itself
+		}
 		_ = sleepCtx(ctx, 100*time.Millisecond)
 	}
-	if n, ok := d.snap().Node(old); ok && !(n.Role == topology.RoleReplica && n.State == topology.StateUp) {
-		d.rep.Notes = append(d.rep.Notes, fmt.Sprintf("%s is back but not (yet) a healthy replica: %s %s %s", old, n.Role, n.State, n.Note))
+	switch n, ok := d.snap().Node(old); {
+	case !ok || (n.Role == topology.RoleReplica && n.State == topology.StateUp):
+	case failover.Diverged(n):
+		// Asynchronous replication's known cost: a write the old master
+		// committed as it died never reached the new master. Its client got
+		// an error, not an OK (the audit counts acknowledged writes lost).
+		d.say("%s diverged and stays out: %s", old, n.Note)
+		d.rep.Notes = append(d.rep.Notes, fmt.Sprintf("%s diverged (%s): it committed writes that never reached %s before it died, whose clients got errors, not OKs; it stays out of traffic until rebuilt from %s",
+			old, n.Note, d.snap().MasterName, d.snap().MasterName))
+	default:
+		why := strings.TrimSpace(strings.Join([]string{n.Note, n.LastIOError, n.LastSQLError}, " "))
+		d.rep.Notes = append(d.rep.Notes, fmt.Sprintf("%s is back but not (yet) a healthy replica: %s %s %s", old, n.Role, n.State, why))
 	}
 	if blocked, _ := d.m.Blocked(); blocked {
 		// The drill's own failover must not block the next real one.

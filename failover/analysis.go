@@ -216,6 +216,14 @@ func Analyze(in AnalysisInput) []Problem {
 		if n.Maintenance {
 			continue
 		}
+		if diverged(n.LastIOError) {
+			// The master's binlog lacks the replica's position: it executed
+			// transactions the master never had (an old master rejoined after
+			// a crash that Switchyard did not see, say). Restarting won't help.
+			out = append(out, Problem{Code: ErrantGTID, Node: n.Name,
+				Detail: "diverged: its GTID position is not in its master's binlog; rebuild it from the master (" + n.LastIOError + ")"})
+			continue
+		}
 		stopped := !n.IORunning || !n.SQLRunning
 		switch {
 		case stopped && n.LastSQLError != "":
@@ -232,6 +240,13 @@ func Analyze(in AnalysisInput) []Problem {
 		out = append(out, Problem{Code: NoProblem})
 	}
 	return out
+}
+
+// diverged recognises MariaDB's refusal to serve a replica whose GTID
+// position is not in the master's binlog (ER_GTID_POSITION_NOT_FOUND_IN_BINLOG
+// and ..._BINLOG2, sent inside error 1236).
+func diverged(ioError string) bool {
+	return strings.Contains(ioError, "which is not in the master's binlog")
 }
 
 func masterIndex(in AnalysisInput) int {

@@ -162,6 +162,10 @@ func TestAnalyze(t *testing.T) {
 			ns[1].IORunning = false
 			ns[1].LastIOError = "Got fatal error 1236 from master"
 		}, want: []string{"ReplicationStopped r1"}, detail: "IO thread stopped; IO error: Got fatal error 1236"},
+		{name: "diverged replica refused by the master's binlog (MariaDB)", bend: func(ns []NodeStatus, _ *AnalysisInput) {
+			ns[1].IORunning = false
+			ns[1].LastIOError = "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-1-16, which is not in the master's binlog. Since the master's binlog contains GTIDs with higher sequence numbers, it probably means that the slave has diverged due to executing extra erroneous transactions'"
+		}, want: []string{"ErrantGTID r1"}, detail: "diverged: its GTID position is not in its master's binlog"},
 		{name: "SQL thread stopped without error", bend: func(ns []NodeStatus, _ *AnalysisInput) {
 			ns[2].SQLRunning = false
 		}, want: []string{"ReplicationStopped r2"}, detail: "SQL thread stopped"},

@@ -87,6 +87,12 @@ type Manager struct {
 	gaveUp     string               // master whose automatic failover failed: no retry loop
 	lastMaster string               // master replaced or lost by the last failover
 	rejoinTry  map[string]time.Time // last rejoin attempt per fenced node
+	// forks is, per old master replaced by a failover, the winner's GTID
+	// position when it was promoted: everything the new lineage got from
+	// the old master. Anything the old master has beyond it never reached
+	// the new master. MariaDB positions compare by sequence only, so the
+	// new master's later writes would otherwise hide such a divergence.
+	forks map[string]gtid.Set
 }
 
 // Errors returned by the commands.
@@ -126,7 +132,8 @@ func New(o Options) *Manager {
 	bg, cancel := context.WithCancel(context.Background())
 	return &Manager{o: o, mon: mon, log: o.Logger, bg: bg, cancel: cancel,
 		dbs: map[string]*sql.DB{}, events: eventLog{limit: o.EventLimit},
-		flap: Flap{Block: o.BlockPeriod}, noted: map[string]bool{}, rejoinTry: map[string]time.Time{}}
+		flap: Flap{Block: o.BlockPeriod}, noted: map[string]bool{}, rejoinTry: map[string]time.Time{},
+		forks: map[string]gtid.Set{}}
 }
 
 // Store returns the store snapshots are published to.
@@ -419,10 +426,15 @@ func (m *Manager) failover(ctx context.Context, req failRequest) (Report, error)
 	}
 	rep.Promoted = time.Now()
 	mark("promote")
+	fork := ch.Position
 	if pos, err := m.position(ctx, ch.Winner, "gtid_current_pos"); err == nil {
 		facts.SuccessorGTID = pos.String()
 		facts.LostGTIDs = m.lost(pos)
+		fork = pos
 	}
+	m.mu.Lock()
+	m.forks[req.old] = fork
+	m.mu.Unlock()
 	rep.LostGTIDs = facts.LostGTIDs
 
 	rep.Warnings = append(rep.Warnings, m.repointAll(ctx, ch.Winner, req.old, st)...)
@@ -627,8 +639,8 @@ func (m *Manager) tendFenced(ctx context.Context, snap *topology.Snapshot, st []
 		if !masterOK {
 			continue // fenced, but nothing to rejoin to yet
 		}
-		if errant := gtid.Errant(s.GTID, ms.GTID); !errant.IsEmpty() {
-			why := fmt.Sprintf("errant GTIDs %s not on master %s: kept out", errant, ms.Name)
+		if errant := m.errant(n.Name, s.GTID, ms.GTID); !errant.IsEmpty() {
+			why := fmt.Sprintf(errantNote+"%s not on master %s: kept out", errant, ms.Name)
 			m.mon.update(func(c *control) { c.fenced[n.Name] = why })
 			m.noteOnce("errant:"+n.Name+":"+errant.String(), Event{Kind: EventRejoin, Node: n.Name,
 				Reason: "old master has transactions the master lacks", Detail: why, Outcome: OutcomeRefused})
@@ -647,10 +659,40 @@ func (m *Manager) tendFenced(ctx context.Context, snap *topology.Snapshot, st []
 			continue
 		}
 		m.mon.update(func(c *control) { delete(c.fenced, n.Name) })
+		m.mu.Lock()
+		delete(m.forks, n.Name)
+		m.mu.Unlock()
 		m.log.Info("old master rejoined as a replica", "node", n.Name, "master", ms.Name)
 		m.events.add(Event{Kind: EventRejoin, Node: n.Name, Reason: "old master's GTIDs are a subset of " + ms.Name + "'s",
 			Detail: "replicating from " + ms.Name, Outcome: OutcomeOK})
 	}
+}
+
+// errantNote starts the note of an old master kept out as diverged.
+const errantNote = "errant GTIDs "
+
+// Diverged reports whether a node is an old master kept out because it has
+// transactions the master lacks; it will not rejoin without a rebuild.
+func Diverged(n topology.Node) bool {
+	return n.State == topology.StateFenced && strings.HasPrefix(n.Note, errantNote)
+}
+
+// errant is what a returning old master has that the master lacks: beyond
+// the master's position, or beyond the fork point recorded when a failover
+// replaced it (which the master's later writes may have passed by sequence
+// number without containing it).
+func (m *Manager) errant(name string, pos, master gtid.Set) gtid.Set {
+	e := gtid.Errant(pos, master)
+	m.mu.Lock()
+	fork, ok := m.forks[name]
+	m.mu.Unlock()
+	if !ok || fork.IsEmpty() { // empty: the winner's position was unknown
+		return e
+	}
+	if u, err := e.Union(gtid.Errant(pos, fork)); err == nil {
+		return u
+	}
+	return e
 }
 
 // rejoin makes an old master a replica of master.

@@ -598,3 +598,64 @@ func TestUnreachableMasterAndSwitchover(t *testing.T) {
 		t.Fatalf("forced failover with a live master: %v", err)
 	}
 }
+
+// TestDivergedOldMasterKeptOut: the master commits a transaction no replica
+// received, dies, and the promoted replica then takes more writes than the
+// old master had. On MariaDB the old master's position (0-1-N+1) is then
+// behind the new master's (0-2-N+3) by sequence number although the new
+// master never had it, so a sequence comparison alone calls it a subset.
+// The old master must be kept out (fenced, errant GTID named), not rejoined
+// into replication that stops on "GTID not in the master's binlog".
+func TestDivergedOldMasterKeptOut(t *testing.T) {
+	skipShort(t)
+	c := cluster.StartForTest(t, cluster.Options{Replicas: 2})
+	d := openDBs(t, c)
+	old := c.Master()
+	d.exec(old.Name, "CREATE DATABASE f")
+	d.exec(old.Name, "CREATE TABLE f.t (id INT PRIMARY KEY)")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := c.WaitReplicatedFrom(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	m := startManager(t, c, func(o *Options) { o.Automatic = false })
+	for _, r := range c.Replicas() {
+		d.exec(r.Name, "STOP SLAVE IO_THREAD")
+	}
+	d.exec(old.Name, "INSERT INTO f.t VALUES (1)") // reaches no replica
+	diverged := d.str(old.Name, "SELECT @@GLOBAL.gtid_binlog_pos")
+	if err := c.Kill(old); err != nil {
+		t.Fatal(err)
+	}
+	waitSnap(t, m, old.Name+" is seen down", func(s *topology.Snapshot) bool {
+		n, _ := s.Node(old.Name)
+		return n.State == topology.StateDown
+	})
+	rep, err := m.Failover(ctx, "")
+	if err != nil {
+		t.Fatalf("failover: %v (%+v)", err, rep)
+	}
+	winner := rep.Winner
+	for i := 2; i <= 4; i++ { // the new master's sequence passes the old master's
+		d.exec(winner, "INSERT INTO f.t VALUES (?)", i)
+	}
+	if err := c.StartNode(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, old.Name+" is kept out as errant", func() bool {
+		n, _ := m.Store().Load().Node(old.Name)
+		return n.State == topology.StateFenced && strings.Contains(n.Note, "errant")
+	})
+	time.Sleep(2 * time.Second) // a few monitor rounds: it must stay out
+	n, _ := m.Store().Load().Node(old.Name)
+	if !Diverged(n) || !strings.Contains(n.Note, diverged) {
+		t.Fatalf("%s after return: %s %q (diverged at %s)", old.Name, n.State, n.Note, diverged)
+	}
+	if _, ok := findEvent(m, EventRejoin, OutcomeOK); ok {
+		t.Fatalf("a diverged old master was rejoined: %+v", m.Events())
+	}
+	if ro := d.str(old.Name, "SELECT @@GLOBAL.read_only"); ro != "1" {
+		t.Fatalf("returned old master read_only=%s", ro)
+	}
+	t.Logf("%s kept out: %s", old.Name, n.Note)
+}
