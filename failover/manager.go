@@ -639,7 +639,7 @@ func (m *Manager) tendFenced(ctx context.Context, snap *topology.Snapshot, st []
 		if !masterOK {
 			continue // fenced, but nothing to rejoin to yet
 		}
-		if errant := m.errant(n.Name, s.GTID, ms.GTID); !errant.IsEmpty() {
+		if errant := m.errant(n.Name, n.ServerID, s.GTID, ms.GTID); !errant.IsEmpty() {
 			why := fmt.Sprintf(errantNote+"%s not on master %s: kept out", errant, ms.Name)
 			m.mon.update(func(c *control) { c.fenced[n.Name] = why })
 			m.noteOnce("errant:"+n.Name+":"+errant.String(), Event{Kind: EventRejoin, Node: n.Name,
@@ -678,21 +678,41 @@ func Diverged(n topology.Node) bool {
 }
 
 // errant is what a returning old master has that the master lacks: beyond
-// the master's position, or beyond the fork point recorded when a failover
-// replaced it (which the master's later writes may have passed by sequence
-// number without containing it).
-func (m *Manager) errant(name string, pos, master gtid.Set) gtid.Set {
+// the master's position, or (MariaDB) written by itself beyond the fork point
+// recorded when a failover replaced it.
+func (m *Manager) errant(name string, self uint32, pos, master gtid.Set) gtid.Set {
 	e := gtid.Errant(pos, master)
 	m.mu.Lock()
 	fork, ok := m.forks[name]
 	m.mu.Unlock()
-	if !ok || fork.IsEmpty() { // empty: the winner's position was unknown
+	if !ok {
 		return e
 	}
-	if u, err := e.Union(gtid.Errant(pos, fork)); err == nil {
+	if u, err := e.Union(forkErrant(pos, fork, self)); err == nil {
 		return u
 	}
 	return e
+}
+
+// forkErrant is what an old master (server id self) wrote past fork, the
+// position its successor had when promoted. A MariaDB position is one
+// domain-server-seq per domain, and the new master's own writes soon pass
+// the old master's sequence: only the fork point tells that 0-1-16 on the
+// old master never reached a new master at 0-2-20. Only triples the old
+// master wrote itself count: a node rebuilt from the new master carries the
+// new lineage's triples, past the fork but not errant. MySQL positions are
+// exact sets and need none of this.
+func forkErrant(pos, fork gtid.Set, self uint32) gtid.Set {
+	if pos.Flavor() != gtid.MariaDB || fork.Flavor() != gtid.MariaDB || fork.IsEmpty() {
+		return gtid.Set{}
+	}
+	var out gtid.MariaPos
+	for _, g := range pos.MariaDB().Ahead(fork.MariaDB()) {
+		if g.Server == self {
+			out = append(out, g)
+		}
+	}
+	return gtid.FromMariaDB(out)
 }
 
 // rejoin makes an old master a replica of master.

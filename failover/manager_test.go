@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/gtid"
 	"github.com/switchyard/switchyard/topology"
 )
 
@@ -318,5 +319,31 @@ func TestTendFencedErrant(t *testing.T) {
 	}
 	if evs := m.Events(); len(evs) != 1 || evs[0].Kind != EventRejoin || evs[0].Outcome != OutcomeRefused {
 		t.Fatalf("events %+v", evs)
+	}
+}
+
+// TestForkErrant: what an old master wrote itself past its successor's
+// position at promotion is errant; a rebuilt node's newer triples are not.
+func TestForkErrant(t *testing.T) {
+	for _, tt := range []struct {
+		name, pos, fork string
+		flavor          gtid.Flavor
+		self            uint32
+		want            string
+	}{
+		{"diverged: own write past the fork", "0-1-16", "0-1-15", gtid.MariaDB, 1, "0-1-16"},
+		{"everything reached the successor", "0-1-15", "0-1-15", gtid.MariaDB, 1, ""},
+		{"behind the fork", "0-1-12", "0-1-15", gtid.MariaDB, 1, ""},
+		{"rebuilt from the new master", "0-2-40", "0-1-15", gtid.MariaDB, 1, ""},
+		{"one domain diverged of two", "0-2-30,1-1-9", "0-2-20,1-1-8", gtid.MariaDB, 1, "1-1-9"},
+		{"a domain the successor never had", "0-1-15,5-1-1", "0-1-15", gtid.MariaDB, 1, "5-1-1"},
+		{"MySQL sets are exact: no fork rule", "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-20", "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-10", gtid.MySQL, 1, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := forkErrant(gtid.MustParse(tt.flavor, tt.pos), gtid.MustParse(tt.flavor, tt.fork), tt.self)
+			if got.String() != tt.want {
+				t.Fatalf("forkErrant(%s, fork %s, self %d) = %q, want %q", tt.pos, tt.fork, tt.self, got, tt.want)
+			}
+		})
 	}
 }
