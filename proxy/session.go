@@ -52,8 +52,9 @@ type Session struct {
 	partialErr   bool    // ...after earlier statements of the same text succeeded
 	rows         uint64  // rows relayed in the last answer
 	okBuf        []byte
-	digestNorm   string // normalised text of the prepared statement being executed (digests)
-	digestKey    uint64 // its DigestKey
+	digestNorm   string    // normalised text of the prepared statement being executed (digests)
+	digestKey    uint64    // its DigestKey
+	clock        time.Time // when the last statement's answer ended (armIdle's "now"), zero once used
 
 	stmts    map[uint32]*stmtInfo
 	nextStmt uint32
@@ -121,50 +122,125 @@ func (s *Session) Info() SessionInfo {
 
 // run is the command loop. It returns when the client quits, fails, or the
 // server shuts down.
+//
+// Commands run inside the client conn's command loop (wire.Conn.Commands),
+// which waits for the next one without a failing read first; the few that
+// read more of the client while they run (change user, LOAD DATA LOCAL)
+// are handed back and run outside it.
 func (s *Session) run(ctx context.Context) {
 	defer s.cleanup()
+	var (
+		limit   int
+		pending []byte // a command to run outside the loop
+		ended   bool
+	)
+	handle := func(pkt []byte) bool {
+		if !inLoopCommand(pkt) {
+			pending = pkt
+			return false
+		}
+		if !s.command(ctx, pkt) {
+			ended = true
+			return false
+		}
+		// A reload that changed the packet limit restarts the loop with it.
+		return s.ready() && s.srv.limits().MaxPacket == limit
+	}
 	for {
-		if s.srv.draining.Load() || s.killed.Load() {
+		if !s.ready() {
 			return
 		}
-		s.armIdle()
-		if s.srv.draining.Load() || s.killed.Load() {
-			// A KILL or shutdown that came between the check above and
-			// the deadline just set: its wake-up was overwritten.
+		limit, pending = s.srv.limits().MaxPacket, nil
+		big, err := s.cw.Commands(limit, handle)
+		if ended {
 			return
 		}
-		pkt, err := s.cw.ReadPacket(s.srv.limits().MaxPacket)
+		if err == nil && big {
+			pending, err = s.cw.ReadPacket(limit)
+		}
 		if err != nil {
-			switch {
-			case errors.Is(err, wire.ErrPacketTooLarge):
-				_ = s.cw.WriteError(wire.NewError(erNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes"))
-				s.log.Warn("client packet too large; closing", "err", err)
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				if !s.srv.draining.Load() && !s.killed.Load() {
-					s.log.Info("client idle timeout; closing")
-				}
-			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-			default:
-				s.log.Debug("client read failed", "err", err)
-			}
+			s.readFailed(err)
 			return
 		}
-		if len(pkt) == 0 {
-			_ = s.cw.WriteError(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
-			return
-		}
-		s.busy.Store(true)
-		err = s.dispatch(ctx, pkt)
-		s.busy.Store(false)
-		s.onMaster.Store(false)
-		s.setCurrent(nil, "", "")
-		if err != nil {
-			if !errors.Is(err, errQuit) {
-				s.log.Debug("session ends", "err", err)
-			}
+		if pending != nil && !s.command(ctx, pending) {
 			return
 		}
 	}
+}
+
+// ready is checked before the session waits for a command: false when it
+// must end (draining, killed); otherwise the idle deadline is armed.
+func (s *Session) ready() bool {
+	if s.srv.draining.Load() || s.killed.Load() {
+		return false
+	}
+	s.armIdle()
+	// A KILL or shutdown that came between the check above and the
+	// deadline just set: its wake-up was overwritten.
+	return !s.srv.draining.Load() && !s.killed.Load()
+}
+
+// command runs one client command; false ends the session.
+func (s *Session) command(ctx context.Context, pkt []byte) bool {
+	if len(pkt) == 0 {
+		_ = s.cw.WriteError(wire.NewError(erMalformed, "HY000", "Malformed communication packet"))
+		return false
+	}
+	s.busy.Store(true)
+	err := s.dispatch(ctx, pkt)
+	s.busy.Store(false)
+	s.onMaster.Store(false)
+	s.setCurrent(nil, "", "")
+	if err != nil {
+		if !errors.Is(err, errQuit) {
+			s.log.Debug("session ends", "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// readFailed logs why reading the client's next command failed.
+func (s *Session) readFailed(err error) {
+	switch {
+	case errors.Is(err, wire.ErrPacketTooLarge):
+		_ = s.cw.WriteError(wire.NewError(erNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes"))
+		s.log.Warn("client packet too large; closing", "err", err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if !s.srv.draining.Load() && !s.killed.Load() {
+			s.log.Info("client idle timeout; closing")
+		}
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		s.log.Debug("client read failed", "err", err)
+	}
+}
+
+// inLoopCommand reports whether a command can run inside the client conn's
+// command loop, i.e. reads nothing more of the client while it runs. Only
+// LOAD DATA LOCAL (an answer to COM_QUERY) and change user's
+// authentication do; a query that has no LOCAL in its text cannot be one.
+func inLoopCommand(pkt []byte) bool {
+	if len(pkt) == 0 {
+		return true
+	}
+	switch pkt[0] {
+	case wire.ComChangeUser:
+		return false
+	case wire.ComQuery:
+		return !containsLocal(pkt[1:])
+	}
+	return true
+}
+
+// containsLocal reports whether b contains "local" in any letter case.
+func containsLocal(b []byte) bool {
+	for i := 0; i+5 <= len(b); i++ {
+		if b[i]|0x20 == 'l' && b[i+1]|0x20 == 'o' && b[i+2]|0x20 == 'c' && b[i+3]|0x20 == 'a' && b[i+4]|0x20 == 'l' {
+			return true
+		}
+	}
+	return false
 }
 
 var errQuit = errors.New("client quit")
@@ -178,7 +254,13 @@ var errQuit = errors.New("client quit")
 // DATA LOCAL) call disarmIdle after.
 func (s *Session) armIdle() {
 	d := s.srv.limits().ClientIdleTimeout
-	now := time.Now()
+	// The end of the statement just relayed is recent enough, and saves a
+	// clock read; it is used once.
+	now := s.clock
+	s.clock = time.Time{}
+	if now.IsZero() {
+		now = time.Now()
+	}
 	if d == s.idleFor && now.Before(s.idleRefresh) {
 		return
 	}
@@ -283,6 +365,15 @@ func (s *Session) dropAll(broken bool) {
 }
 
 func (s *Session) setCurrent(be *Backend, text, route string) {
+	var now time.Time
+	if be != nil {
+		now = time.Now()
+	}
+	s.setCurrentAt(be, text, route, now)
+}
+
+// setCurrentAt is setCurrent for a statement that started at now.
+func (s *Session) setCurrentAt(be *Backend, text, route string, now time.Time) {
 	s.mu.Lock()
 	s.active = be
 	if len(text) > 1024 {
@@ -290,7 +381,7 @@ func (s *Session) setCurrent(be *Backend, text, route string) {
 	}
 	s.current = text
 	if be != nil {
-		s.since = time.Now()
+		s.since = now
 		s.route = route
 	}
 	s.mu.Unlock()
@@ -393,12 +484,17 @@ func (s *Session) wakeRead() {
 	}
 }
 
-// closeClient closes the client's socket (shutdown grace over).
+// closeClient closes the client's socket (shutdown grace over). Close
+// waits until no read of the socket is in progress, and a session runs its
+// statement inside one (the command loop): it closes in the background, so
+// the caller can go on to close the backends that statement may wait on.
+// The goroutine ends when the session leaves its loop.
 func (s *Session) closeClient() {
 	s.mu.Lock()
 	cw := s.cw
 	s.mu.Unlock()
 	if cw != nil {
-		_ = cw.Close()
+		_ = cw.SetDeadline(timeNow())
+		go func() { _ = cw.Close() }()
 	}
 }

@@ -105,6 +105,101 @@ func (c *Conn) ReadPacket(limit int) ([]byte, error) {
 	return p, nil
 }
 
+// errWouldBlock is what a read of the client inside Commands' handler gets
+// when the socket is empty (that read cannot wait: see Commands).
+var errWouldBlock = errors.New("wire: read of the client inside the command loop would block")
+
+// Commands reads the commands a client sends and passes each to handle
+// until handle returns false (big false), the next command is one to read
+// with ReadPacket instead (more than the read buffer holds, or continued in
+// another frame: big true, nothing of it consumed), or a read fails. pkt is
+// valid until the next read.
+//
+// Why: on a plain socket the whole loop runs inside one registration with
+// Go's netpoller. Go forgets a socket's readiness whenever a read call
+// starts, so a loop of separate reads must try each one first, and a
+// client's next command is almost never there yet when the answer to the
+// last one has just been written: one read failing with EAGAIN per
+// command. Here readiness that arrives while a command runs is kept, so
+// after a read that emptied the socket the loop waits without reading.
+//
+// handle may write to c and use other conns; it must not read from c (such
+// a read fails rather than wait): commands that read more of the client
+// (LOAD DATA LOCAL, change user) belong outside, by returning false.
+func (c *Conn) Commands(limit int, handle func(pkt []byte) bool) (big bool, err error) {
+	if c.sock == nil {
+		// TLS and the like: plain blocking reads, and handle may read too.
+		for {
+			pkt, err := c.ReadPacket(limit)
+			if err != nil {
+				return false, err
+			}
+			if !handle(pkt) {
+				return false, nil
+			}
+		}
+	}
+	var loopErr error
+	serr := c.sock.serve(func() bool {
+		for {
+			switch c.wholePacket(limit) {
+			case 1:
+				pkt, err := c.ReadPacket(limit) // from the buffer: no system call
+				if err != nil {
+					loopErr = err
+					return true
+				}
+				if !handle(pkt) {
+					return true
+				}
+				continue
+			case -1:
+				big = true
+				return true
+			}
+			if c.sock.drained {
+				return false // wait: readiness from now on is not lost
+			}
+			// Read once, whatever arrived (Peek of one byte more than is
+			// buffered fills at most until it has that).
+			if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+				if errors.Is(err, errWouldBlock) {
+					return false
+				}
+				if errors.Is(err, bufio.ErrBufferFull) {
+					big = true
+				} else {
+					loopErr = err
+				}
+				return true
+			}
+		}
+	})
+	if serr != nil {
+		return big, serr
+	}
+	return big, loopErr
+}
+
+// wholePacket reports whether the read buffer holds a whole logical packet
+// that ReadPacket can return without reading (1), whether the next packet
+// is one the buffer cannot hold whole, that continues in another frame or
+// that exceeds limit (-1: leave it to ReadPacket), or neither yet (0).
+func (c *Conn) wholePacket(limit int) int {
+	b, _ := c.br.Peek(min(4, c.br.Buffered())) // never reads
+	if len(b) < 4 {
+		return 0
+	}
+	n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+	if n >= MaxPayload || n+4 > c.br.Size() || (limit > 0 && n > limit) {
+		return -1
+	}
+	if n+4 <= c.br.Buffered() {
+		return 1
+	}
+	return 0
+}
+
 // WritePacket writes payload as one logical packet (splitting frames as needed)
 // into the write buffer, using and advancing c.Seq. Call Flush to send.
 func (c *Conn) WritePacket(payload []byte) error {

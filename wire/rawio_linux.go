@@ -45,6 +45,12 @@ type sockIO struct {
 	// the same call (see awaitAnswer); phase is that call's progress.
 	awaitNext bool
 	phase     uint8
+	// Inside serve's callback: reads go straight to loopFd (the socket's
+	// read lock is held by that callback), and drained says the last one
+	// found the socket empty (EAGAIN, or less than it asked for).
+	inLoop  bool
+	loopFd  uintptr
+	drained bool
 }
 
 const (
@@ -117,6 +123,9 @@ func (s *sockIO) writeRaw(fd uintptr) bool {
 func (s *sockIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if s.inLoop {
+		return s.readInLoop(p)
 	}
 	s.buf, s.n, s.err = p, 0, 0
 	err := s.rc.Read(s.rf)
@@ -210,4 +219,46 @@ func (s *sockIO) opError(op string, err error) error {
 		err = oe.Err
 	}
 	return &net.OpError{Op: op, Net: s.network, Source: s.laddr, Addr: s.raddr, Err: err}
+}
+
+// readInLoop reads with the fd serve's callback was given. It never waits:
+// an empty socket is errWouldBlock.
+func (s *sockIO) readInLoop(p []byte) (int, error) {
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, s.loopFd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			s.drained = true
+			return 0, errWouldBlock
+		case 0:
+		default:
+			return 0, s.opError("read", os.NewSyscallError("read", e))
+		}
+		if r == 0 {
+			return 0, io.EOF
+		}
+		s.drained = int(r) < len(p)
+		return int(r), nil
+	}
+}
+
+// serve runs step inside one rc.Read: Go's netpoller resets a socket's
+// readiness when a read starts (prepareRead), so readiness that arrives
+// during one read call is never lost within it. step is called when the
+// socket may be readable (first, and after each wake-up); it returns true
+// to end the call, false to wait for readability. While it runs, Read uses
+// the raw fd and never waits.
+func (s *sockIO) serve(step func() bool) error {
+	err := s.rc.Read(func(fd uintptr) bool {
+		s.inLoop, s.loopFd, s.drained = true, fd, false
+		done := step()
+		s.inLoop = false
+		return done
+	})
+	if err != nil {
+		return s.opError("read", err)
+	}
+	return nil
 }

@@ -7,7 +7,10 @@ import "net"
 type sockIO struct {
 	net.Conn
 	awaitNext bool
+	drained   bool
 }
+
+func (s *sockIO) serve(func() bool) error { panic("unreachable: no sockIO off Linux") }
 
 // newSockIO is Linux-only; elsewhere the net.Conn's own methods are used.
 func newSockIO(net.Conn) *sockIO { return nil }
