@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -62,6 +63,9 @@ type Backend struct {
 	// noReuse: the connection's capabilities were changed (COM_SET_OPTION),
 	// which COM_RESET_CONNECTION does not undo: close it instead of pooling.
 	noReuse bool
+	// inflight is the node's in-flight statement counter (Server.outstanding),
+	// looked up once instead of per statement.
+	inflight *atomic.Int64
 }
 
 // flavor is the GTID flavour of the server.

@@ -23,10 +23,10 @@ func (s *Server) SetObserver(o StatementObserver) {
 	s.observer.Store(&observerBox{o})
 }
 
-// observe reports a statement that started at start to the observer, if any.
-func (s *Server) observe(route string, failed bool, start time.Time) {
+// observe reports a statement that took d to the observer, if any.
+func (s *Server) observe(route string, failed bool, d time.Duration) {
 	if b := s.observer.Load(); b != nil {
-		b.o.Statement(route, failed, time.Since(start))
+		b.o.Statement(route, failed, d)
 	}
 }
 

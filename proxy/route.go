@@ -170,7 +170,10 @@ func asRetry(err error, target **retryOnMaster) bool {
 // exec sends pkt to be and relays the answer.
 func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where string) error {
 	s.lastErr, s.partialErr = false, false
-	s.setCurrent(be, text, where)
+	// Two clock reads per statement: its start (the admin port's "since",
+	// the latency's start) and its end (latency, digests, the idle clock).
+	start := time.Now()
+	s.setCurrentAt(be, text, where, start)
 	isMaster := where == "master"
 	if isMaster {
 		s.onMaster.Store(true)
@@ -179,7 +182,10 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	if pkt[0] == wire.ComSetOption {
 		be.noReuse = true
 	}
-	out := s.srv.outstanding(be.node)
+	if be.inflight == nil {
+		be.inflight = s.srv.outstanding(be.node)
+	}
+	out := be.inflight
 	out.Add(1)
 	defer out.Add(-1)
 	if err := be.request(pkt); err != nil {
@@ -189,16 +195,16 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 		}
 		return s.writeErr(errLostBackend(be.node, err))
 	}
-	start := time.Now()
 	s.rows = 0
 	st, err := s.relay(be, mode)
+	end := time.Now()
+	s.clock = end
 	if d := s.srv.digests; d != nil && s.digestNorm != "" {
-		now := time.Now()
-		d.recordKeyed(s.digestKey, s.digestNorm, where, now.Sub(start), s.rows, now)
+		d.recordKeyed(s.digestKey, s.digestNorm, where, end.Sub(start), s.rows, end)
 	} else if d != nil && text != "" {
-		d.Record(text, where, time.Since(start), s.rows)
+		d.Record(text, where, end.Sub(start), s.rows)
 	}
-	s.srv.observe(where, err != nil || s.lastErr, start)
+	s.srv.observe(where, err != nil || s.lastErr, end.Sub(start))
 	if err == nil {
 		s.afterAnswer(be, st)
 		s.srv.metrics.count(where, s.lastErr)
@@ -222,16 +228,22 @@ func (s *Session) afterAnswer(be *Backend, st uint16) {
 	}
 	s.status = st
 	s.inTx.Store(st&wire.StatusInTrans != 0)
+	tx := ""
 	if st&wire.StatusInTrans != 0 {
-		s.txNode = be.node
-	} else {
-		s.txNode = ""
+		tx = be.node
 	}
-	s.syncTxOn()
+	if tx != s.txNode {
+		s.txNode = tx
+		s.syncTxOn()
+	}
 }
 
 // afterStatement applies what a successful statement did to the session.
 func (s *Session) afterStatement(be *Backend, c *router.Class) {
+	if c.Pin == 0 && c.Unpin == 0 && c.Kind != router.KindSet && c.Kind != router.KindUse &&
+		c.Kind != router.KindTxBegin && c.Kind != router.KindTxBeginReadOnly {
+		return // a plain statement: nothing of the session changes
+	}
 	s.pins &^= c.Unpin &^ router.PinPrepare
 	if c.Unpin&router.PinPrepare != 0 {
 		delete(s.prepNames, strings.ToLower(c.Name))
