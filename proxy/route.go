@@ -471,23 +471,29 @@ func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
 			return nil, nil
 		}
 		n, _ := snap.Node(name)
+		// Count the session on its replica before connecting (a dial takes
+		// a while), so sessions choosing at the same moment see it.
+		prev := s.replicaNode
+		s.setReplicaNode(name)
 		be, err := s.conn(ctx, name, n.Address)
 		if err != nil {
+			s.setReplicaNode(prev)
 			s.log.Debug("replica unavailable", "node", name, "err", err)
 			exclude = name
 			continue
 		}
 		ok, err = s.caughtUp(be, routing)
 		if err != nil {
+			s.setReplicaNode(prev)
 			s.dropConn(be, true)
 			exclude = name
 			continue
 		}
 		if !ok {
+			s.setReplicaNode(prev)
 			s.srv.metrics.readFallbacks.Add(1)
 			return nil, nil // not caught up in time: the master has it
 		}
-		s.setReplicaNode(name)
 		return be, nil
 	}
 	return nil, nil

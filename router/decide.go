@@ -87,10 +87,14 @@ type ReplicaOptions struct {
 	Current string
 	// Sessions reports how many sessions read from a node (have it as their
 	// Current). Sessions stay on their replica, so this is what spreads
-	// them, as an L4 balancer's least-connections does.
+	// them, as an L4 balancer's least-connections does: fewest sessions per
+	// unit of weight wins.
 	Sessions func(node string) int
-	// Outstanding reports the statements in flight on a node; it adds to
-	// Sessions (least load per unit of weight wins).
+	// Outstanding reports the statements in flight on a node. It breaks
+	// ties between replicas with as many sessions per unit of weight: a
+	// session keeps the replica it chose, so the load of one instant must
+	// not outweigh the sessions it will share the replica with (adding the
+	// two put 9 of 16 sysbench sessions on one of two replicas).
 	Outstanding func(node string) int
 	// Exclude names a node not to use (e.g. one that just failed).
 	Exclude string
@@ -149,23 +153,25 @@ func ChooseReplica(snap *topology.Snapshot, o ReplicaOptions) (name string, ok b
 	// Among equal scores the replica whose position among the usable ones
 	// comes first from Spread wins.
 	first := int(o.Spread % uint32(usable))
-	bestRank, u := 0, -1
+	bestRank, bestOut, u := 0, 0.0, -1
 	for _, n := range snap.Nodes {
 		if n.Name == o.Exclude || !UsableReplica(n, o.MaxLag) {
 			continue
 		}
 		u++
-		load := 0
+		sessions, out := 0, 0
 		if o.Sessions != nil {
-			load += o.Sessions(n.Name)
+			sessions = o.Sessions(n.Name)
 		}
 		if o.Outstanding != nil {
-			load += o.Outstanding(n.Name)
+			out = o.Outstanding(n.Name)
 		}
-		score := float64(load+1) / float64(n.Weight)
+		score := float64(sessions+1) / float64(n.Weight)
+		outScore := float64(out+1) / float64(n.Weight)
 		rank := (u - first + usable) % usable
-		if bestScore < 0 || score < bestScore || (score == bestScore && rank < bestRank) {
-			best, bestScore, bestRank = n.Name, score, rank
+		if bestScore < 0 || score < bestScore ||
+			(score == bestScore && (outScore < bestOut || (outScore == bestOut && rank < bestRank))) {
+			best, bestScore, bestOut, bestRank = n.Name, score, outScore, rank
 		}
 	}
 	return best, best != ""

@@ -110,6 +110,23 @@ func TestChooseReplica(t *testing.T) {
 	if bound["r1"] != 10 || bound["r2"] != 10 || bound["r3"] != 20 {
 		t.Errorf("sessions not balanced by weight: %v", bound)
 	}
+	// Statements in flight break ties between equal session counts only:
+	// a replica busy this instant but with fewer sessions still wins.
+	two := &topology.Snapshot{Nodes: []topology.Node{master, rep("r1", 0, 1, false), rep("r2", 0, 1, false)}}
+	sessions := map[string]int{"r1": 4, "r2": 3}
+	inflight := map[string]int{"r1": 0, "r2": 3}
+	pick := func() string {
+		n, _ := ChooseReplica(two, ReplicaOptions{MaxLag: time.Second,
+			Sessions: func(n string) int { return sessions[n] }, Outstanding: func(n string) int { return inflight[n] }})
+		return n
+	}
+	if n := pick(); n != "r2" {
+		t.Errorf("fewer sessions lost to fewer statements in flight: chose %s", n)
+	}
+	sessions["r2"] = 4
+	if n := pick(); n != "r1" {
+		t.Errorf("equal sessions: the one with fewer statements in flight should win, chose %s", n)
+	}
 	down := rep("r1", 0, 1, false)
 	down.State = topology.StateDown
 	stopped := rep("r2", 0, 1, false)
