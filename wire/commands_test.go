@@ -197,3 +197,101 @@ func TestCommandsReadInsideFails(t *testing.T) {
 		t.Fatalf("loop err %v, read inside: %v", err, readErr)
 	}
 }
+
+// FuzzCommandLoop: whatever bytes a client sends, in whatever pieces, the
+// command loop (with ReadPacket for what it leaves, as Session.run does)
+// yields exactly the packets the framing defines, in order, and ends on
+// EOF. The read buffer is 64 bytes, so big packets take the other path.
+func FuzzCommandLoop(f *testing.F) {
+	f.Add(append(cmdFrame(0, "select 1"), cmdFrame(0, "x")...), []byte{3, 1, 200})
+	f.Add(cmdFrame(0, string(make([]byte, 100))), []byte{5})
+	f.Add([]byte{0, 0, 0, 0, 2, 0, 0, 0, 'h'}, []byte{1, 1, 1})
+	f.Add([]byte{1, 0}, []byte{})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		// The packets the framing defines (frames of MaxPayload cannot
+		// occur in 4 KB), and whether data ends inside one.
+		var want [][]byte
+		for rest := data; ; {
+			if len(rest) < 4 {
+				break
+			}
+			n := int(rest[0]) | int(rest[1])<<8 | int(rest[2])<<16
+			if len(rest) < 4+n {
+				break
+			}
+			want = append(want, rest[4:4+n])
+			rest = rest[4+n:]
+		}
+		cl, srv := commandsPair(t, false)
+		go func() {
+			defer cl.Close()
+			rest := data
+			for _, c := range cuts {
+				if len(rest) == 0 {
+					break
+				}
+				k := min(int(c)+1, len(rest))
+				if _, err := cl.Write(rest[:k]); err != nil {
+					return
+				}
+				rest = rest[k:]
+			}
+			_, _ = cl.Write(rest)
+		}()
+		var got [][]byte
+		keep := func(p []byte) bool { got = append(got, append([]byte(nil), p...)); return true }
+		var err error
+		for {
+			var big bool
+			big, err = srv.Commands(0, keep)
+			if err != nil || !big {
+				break
+			}
+			var p []byte
+			if p, err = srv.ReadPacket(0); err != nil {
+				break
+			}
+			keep(p)
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("loop ended with %v, want EOF", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d packets, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if string(got[i]) != string(want[i]) {
+				t.Fatalf("packet %d: %q, want %q", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// A client that sends a command without an answer (or half a command) and
+// closes at once, so the end of the stream comes with the data: the loop
+// still sees the end, though no answer provokes a reset.
+func TestCommandsCloseBehindData(t *testing.T) {
+	for _, tail := range [][]byte{cmdFrame(0, "close-stmt"), {9, 0, 0, 0, 'h', 'a'}} {
+		cl, srv := commandsPair(t, false)
+		_, _ = cl.Write(append(cmdFrame(0, "a"), tail...))
+		_ = cl.Close()
+		time.Sleep(20 * time.Millisecond) // data and FIN are queued before the loop starts
+		done := make(chan error, 1)
+		go func() {
+			_, err := srv.Commands(0, func([]byte) bool { return true })
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("tail %q: %v, want EOF", tail, err)
+			}
+		case <-time.After(5 * time.Second):
+			_ = srv.Close()
+			t.Fatalf("tail %q: the loop did not see the end of the stream", tail)
+		}
+	}
+}

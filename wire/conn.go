@@ -121,7 +121,9 @@ var errWouldBlock = errors.New("wire: read of the client inside the command loop
 // client's next command is almost never there yet when the answer to the
 // last one has just been written: one read failing with EAGAIN per
 // command. Here readiness that arrives while a command runs is kept, so
-// after a read that emptied the socket the loop waits without reading.
+// after a read that emptied the socket, once the answer is written, the
+// loop waits without reading (a command without an answer, or part of
+// one, is followed by a read that may fail, as before).
 //
 // handle may write to c and use other conns; it must not read from c (such
 // a read fails rather than wait): commands that read more of the client
@@ -157,8 +159,17 @@ func (c *Conn) Commands(limit int, handle func(pkt []byte) bool) (big bool, err 
 				big = true
 				return true
 			}
-			if c.sock.drained {
-				return false // wait: readiness from now on is not lost
+			// Wait when the socket is known empty: readiness from now on
+			// is not lost. A read that got less than it asked for leaves
+			// the socket without data, but an end of stream (FIN, reset)
+			// behind that data is only reported by the next read, and its
+			// readiness may have been taken with the data's. Only an
+			// answer written since makes that safe: a peer that closed
+			// answers it with a reset, which wakes the wait. (A peer
+			// that only shut down its writing side and waits for more is
+			// then noticed by the idle timeout.)
+			if c.sock.drained || (c.sock.short && c.sock.wrote) {
+				return false
 			}
 			// Read once, whatever arrived (Peek of one byte more than is
 			// buffered fills at most until it has that).

@@ -45,12 +45,16 @@ type sockIO struct {
 	// the same call (see awaitAnswer); phase is that call's progress.
 	awaitNext bool
 	phase     uint8
-	// Inside serve's callback: reads go straight to loopFd (the socket's
-	// read lock is held by that callback), and drained says the last one
-	// found the socket empty (EAGAIN, or less than it asked for).
+	// Inside serve's callback reads go straight to loopFd (the socket's
+	// read lock is held by that callback). drained: the last read found
+	// the socket empty (EAGAIN), or got less than it asked for and an
+	// answer was written since (see Conn.Commands); short and wrote are
+	// the two halves of the latter.
 	inLoop  bool
 	loopFd  uintptr
 	drained bool
+	short   bool
+	wrote   bool
 }
 
 const (
@@ -146,6 +150,7 @@ func (s *sockIO) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	s.wrote = true
 	if s.awaitNext {
 		s.awaitNext = false
 		return s.awaitAnswer(p)
@@ -230,7 +235,7 @@ func (s *sockIO) readInLoop(p []byte) (int, error) {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			s.drained = true
+			s.drained, s.short = true, false
 			return 0, errWouldBlock
 		case 0:
 		default:
@@ -239,7 +244,7 @@ func (s *sockIO) readInLoop(p []byte) (int, error) {
 		if r == 0 {
 			return 0, io.EOF
 		}
-		s.drained = int(r) < len(p)
+		s.drained, s.short, s.wrote = false, int(r) < len(p), false
 		return int(r), nil
 	}
 }
@@ -252,7 +257,7 @@ func (s *sockIO) readInLoop(p []byte) (int, error) {
 // the raw fd and never waits.
 func (s *sockIO) serve(step func() bool) error {
 	err := s.rc.Read(func(fd uintptr) bool {
-		s.inLoop, s.loopFd, s.drained = true, fd, false
+		s.inLoop, s.loopFd, s.drained, s.short = true, fd, false, false
 		done := step()
 		s.inLoop = false
 		return done

@@ -8,6 +8,8 @@ type sockIO struct {
 	net.Conn
 	awaitNext bool
 	drained   bool
+	short     bool
+	wrote     bool
 }
 
 func (s *sockIO) serve(func() bool) error { panic("unreachable: no sockIO off Linux") }
