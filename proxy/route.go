@@ -240,10 +240,6 @@ func (s *Session) afterAnswer(be *Backend, st uint16) {
 
 // afterStatement applies what a successful statement did to the session.
 func (s *Session) afterStatement(be *Backend, c *router.Class) {
-	if c.Pin == 0 && c.Unpin == 0 && c.Kind != router.KindSet && c.Kind != router.KindUse &&
-		c.Kind != router.KindTxBegin && c.Kind != router.KindTxBeginReadOnly {
-		return // a plain statement: nothing of the session changes
-	}
 	s.pins &^= c.Unpin &^ router.PinPrepare
 	if c.Unpin&router.PinPrepare != 0 {
 		delete(s.prepNames, strings.ToLower(c.Name))
@@ -632,8 +628,13 @@ func (s *Session) noteWrite(be *Backend, v string) {
 	s.srv.noteAck(g)
 }
 
-// refreshPinned updates the admin copy of the pin reasons.
+// refreshPinned updates the admin copy of the pin reasons. It runs after
+// every statement, so it does nothing while they are unchanged.
 func (s *Session) refreshPinned() {
+	if s.pins == s.pinnedFor {
+		return
+	}
+	s.pinnedFor = s.pins
 	p := pinString(s.pins)
 	s.mu.Lock()
 	s.pinned = p

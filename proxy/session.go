@@ -44,6 +44,7 @@ type Session struct {
 	idleRefresh  time.Time           // when armIdle sets the deadline again
 	status       uint16              // status flags the client last saw
 	pins         router.PinReason
+	pinnedFor    router.PinReason    // the pins the admin copy (pinned) shows
 	prepNames    map[string]struct{} // text PREPAREd names (PinPrepare)
 	replay       []string            // session SETs, replayed on every backend used
 	nextTxMaster bool

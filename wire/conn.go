@@ -159,17 +159,8 @@ func (c *Conn) Commands(limit int, handle func(pkt []byte) bool) (big bool, err 
 				big = true
 				return true
 			}
-			// Wait when the socket is known empty: readiness from now on
-			// is not lost. A read that got less than it asked for leaves
-			// the socket without data, but an end of stream (FIN, reset)
-			// behind that data is only reported by the next read, and its
-			// readiness may have been taken with the data's. Only an
-			// answer written since makes that safe: a peer that closed
-			// answers it with a reset, which wakes the wait. (A peer
-			// that only shut down its writing side and waits for more is
-			// then noticed by the idle timeout.)
-			if c.sock.drained || (c.sock.short && c.sock.wrote) {
-				return false
+			if c.sock.mayWait() {
+				return false // readiness from now on is not lost
 			}
 			// Read once, whatever arrived (Peek of one byte more than is
 			// buffered fills at most until it has that).

@@ -46,15 +46,14 @@ type sockIO struct {
 	awaitNext bool
 	phase     uint8
 	// Inside serve's callback reads go straight to loopFd (the socket's
-	// read lock is held by that callback). drained: the last read found
-	// the socket empty (EAGAIN), or got less than it asked for and an
-	// answer was written since (see Conn.Commands); short and wrote are
-	// the two halves of the latter.
-	inLoop  bool
-	loopFd  uintptr
-	drained bool
-	short   bool
-	wrote   bool
+	// read lock is held by that callback). What the last read there found,
+	// for mayWait: empty (EAGAIN), or short (less than it asked for); wrote:
+	// something was written since.
+	inLoop bool
+	loopFd uintptr
+	empty  bool
+	short  bool
+	wrote  bool
 }
 
 const (
@@ -128,11 +127,19 @@ func (s *sockIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if s.inLoop {
-		return s.readInLoop(p)
-	}
 	s.buf, s.n, s.err = p, 0, 0
-	err := s.rc.Read(s.rf)
+	var err error
+	if s.inLoop {
+		// Inside serve's callback: read the fd it was given, never wait.
+		if !s.readOnce(s.loopFd) {
+			s.buf = nil
+			s.empty, s.short = true, false
+			return 0, errWouldBlock
+		}
+		s.empty, s.short, s.wrote = false, s.n < len(p), false
+	} else {
+		err = s.rc.Read(s.rf)
+	}
 	s.buf = nil
 	if err != nil {
 		return 0, s.opError("read", err)
@@ -226,29 +233,6 @@ func (s *sockIO) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: s.network, Source: s.laddr, Addr: s.raddr, Err: err}
 }
 
-// readInLoop reads with the fd serve's callback was given. It never waits:
-// an empty socket is errWouldBlock.
-func (s *sockIO) readInLoop(p []byte) (int, error) {
-	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, s.loopFd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			s.drained, s.short = true, false
-			return 0, errWouldBlock
-		case 0:
-		default:
-			return 0, s.opError("read", os.NewSyscallError("read", e))
-		}
-		if r == 0 {
-			return 0, io.EOF
-		}
-		s.drained, s.short, s.wrote = false, int(r) < len(p), false
-		return int(r), nil
-	}
-}
-
 // serve runs step inside one rc.Read: Go's netpoller resets a socket's
 // readiness when a read starts (prepareRead), so readiness that arrives
 // during one read call is never lost within it. step is called when the
@@ -257,7 +241,7 @@ func (s *sockIO) readInLoop(p []byte) (int, error) {
 // the raw fd and never waits.
 func (s *sockIO) serve(step func() bool) error {
 	err := s.rc.Read(func(fd uintptr) bool {
-		s.inLoop, s.loopFd, s.drained, s.short = true, fd, false, false
+		s.inLoop, s.loopFd, s.empty, s.short = true, fd, false, false
 		done := step()
 		s.inLoop = false
 		return done
@@ -267,3 +251,13 @@ func (s *sockIO) serve(step func() bool) error {
 	}
 	return nil
 }
+
+// mayWait reports whether, inside serve's callback, the loop may wait for
+// readability without reading first: the socket was found empty, or a read
+// got less than it asked for and something was written since. A short read
+// alone is not enough: an end of stream (FIN, reset) behind the data is only
+// reported by the next read, and its readiness may have come with the
+// data's. A write makes it safe: a peer that closed answers it with a
+// reset, which wakes the wait. (A peer that only shut down its writing side
+// and waits for more is then noticed by the idle timeout.)
+func (s *sockIO) mayWait() bool { return s.empty || (s.short && s.wrote) }
