@@ -1,0 +1,287 @@
+//go:build linux
+
+package evloop
+
+import (
+	"container/heap"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// FD is a non-blocking socket registered with a loop, edge-triggered. Its
+// methods run on the loop goroutine (from a task, or a function given to
+// Post). One task may read while another writes.
+type FD struct {
+	l              *Loop
+	fd             int
+	rready, wready bool  // an edge came while nobody waited
+	rwait, wwait   *Task // the task waiting to read, to write
+	rdl, wdl       time.Time
+	rtimer, wtimer *timer
+	closed         bool
+	// drained: the last read got less than it asked for, so the socket is
+	// empty and the next read can wait at once instead of failing with
+	// EAGAIN first. Not after a hang-up was reported (hup): an end of
+	// stream that came with the data's edge gets no edge of its own.
+	drained, hup bool
+}
+
+// Register adds fd, a non-blocking socket, to the loop; the FD owns it from
+// then on (Close closes it). Loop goroutine only.
+func (l *Loop) Register(fd int) (*FD, error) {
+	if l.closing {
+		syscall.Close(fd)
+		return nil, ErrLoopClosed
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return nil, fmt.Errorf("epoll_ctl add %d: %w", fd, err)
+	}
+	// A new registration reports the current state as one edge, so
+	// readiness from before is not lost.
+	f := &FD{l: l, fd: fd}
+	l.fds[fd] = f
+	return f, nil
+}
+
+// Fd returns the descriptor (for setsockopt and the like).
+func (f *FD) Fd() int { return f.fd }
+
+func (f *FD) ready(ev uint32) {
+	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		f.hup = true
+	}
+	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		if t := f.rwait; t != nil {
+			f.rwait = nil
+			f.l.stopTimer(&f.rtimer)
+			f.l.ready(t, wakeReady)
+		} else {
+			f.rready = true
+		}
+	}
+	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		if t := f.wwait; t != nil {
+			f.wwait = nil
+			f.l.stopTimer(&f.wtimer)
+			f.l.ready(t, wakeReady)
+		} else {
+			f.wready = true
+		}
+	}
+}
+
+func (l *Loop) stopTimer(tp **timer) {
+	if tm := *tp; tm != nil {
+		if tm.idx >= 0 {
+			heap.Remove(&l.timers, tm.idx)
+		}
+		*tp = nil
+	}
+}
+
+// wait suspends t until the socket is ready in one direction, its deadline
+// passes, or it is closed. An edge that came while nobody waited is used up
+// at once (the caller retries its system call).
+func (f *FD) wait(t *Task, write bool) error {
+	if f.closed {
+		return net.ErrClosed
+	}
+	rdy, waiter, dl, tp := &f.rready, &f.rwait, f.rdl, &f.rtimer
+	if write {
+		rdy, waiter, dl, tp = &f.wready, &f.wwait, f.wdl, &f.wtimer
+	}
+	if *rdy {
+		*rdy = false
+		return nil
+	}
+	if !dl.IsZero() && !dl.After(time.Now()) {
+		return os.ErrDeadlineExceeded
+	}
+	*waiter = t
+	f.armTimer(write)
+	why, err := t.suspend()
+	if err != nil {
+		*waiter = nil
+		f.l.stopTimer(tp)
+		return err
+	}
+	switch why {
+	case wakeDeadline:
+		return os.ErrDeadlineExceeded
+	case wakeClosed:
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// armTimer (re)sets the deadline timer of the wait in one direction.
+func (f *FD) armTimer(write bool) {
+	dl, waiter, tp := f.rdl, &f.rwait, &f.rtimer
+	if write {
+		dl, waiter, tp = f.wdl, &f.wwait, &f.wtimer
+	}
+	f.l.stopTimer(tp)
+	if *waiter == nil || dl.IsZero() {
+		return
+	}
+	tm := &timer{when: dl}
+	tm.fire = func() {
+		*tp = nil
+		if t := *waiter; t != nil {
+			*waiter = nil
+			f.l.ready(t, wakeDeadline)
+		}
+	}
+	*tp = tm
+	heap.Push(&f.l.timers, tm)
+}
+
+// SetReadDeadline sets when reads (and a read waiting now) fail with
+// os.ErrDeadlineExceeded; zero means never.
+func (f *FD) SetReadDeadline(d time.Time) {
+	f.rdl = d
+	f.armTimer(false)
+}
+
+// SetWriteDeadline is SetReadDeadline for writes.
+func (f *FD) SetWriteDeadline(d time.Time) {
+	f.wdl = d
+	f.armTimer(true)
+}
+
+// SetDeadline sets both deadlines.
+func (f *FD) SetDeadline(d time.Time) {
+	f.SetReadDeadline(d)
+	f.SetWriteDeadline(d)
+}
+
+// Read reads what the socket has, waiting until it has something. It
+// returns io.EOF at the end of the stream.
+func (f *FD) Read(t *Task, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if f.drained {
+		// Any edge since the short read was kept (rready), so waiting
+		// first loses nothing.
+		f.drained = false
+		if err := f.wait(t, false); err != nil {
+			return 0, err
+		}
+	}
+	for {
+		if f.closed {
+			return 0, net.ErrClosed
+		}
+		if !f.rdl.IsZero() && !f.rdl.After(time.Now()) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(f.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+		switch e {
+		case 0:
+			if r == 0 {
+				return 0, io.EOF
+			}
+			f.drained = int(r) < len(p) && !f.hup
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if err := f.wait(t, false); err != nil {
+				return 0, err
+			}
+		default:
+			return 0, os.NewSyscallError("recvfrom", e)
+		}
+	}
+}
+
+// Write writes all of p, waiting while the socket is full.
+func (f *FD) Write(t *Task, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if f.closed {
+			return n, net.ErrClosed
+		}
+		if !f.wdl.IsZero() && !f.wdl.After(time.Now()) {
+			return n, os.ErrDeadlineExceeded
+		}
+		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(f.fd), uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n), syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if err := f.wait(t, true); err != nil {
+				return n, err
+			}
+		default:
+			return n, os.NewSyscallError("sendto", e)
+		}
+	}
+	return n, nil
+}
+
+// Close removes the socket from the loop and closes it; tasks waiting on it
+// get net.ErrClosed.
+func (f *FD) Close() {
+	if f.closed {
+		return
+	}
+	f.closed = true
+	_ = syscall.EpollCtl(f.l.epfd, syscall.EPOLL_CTL_DEL, f.fd, nil)
+	syscall.Close(f.fd)
+	delete(f.l.fds, f.fd)
+	f.l.stopTimer(&f.rtimer)
+	f.l.stopTimer(&f.wtimer)
+	if t := f.rwait; t != nil {
+		f.rwait = nil
+		f.l.ready(t, wakeClosed)
+	}
+	if t := f.wwait; t != nil {
+		f.wwait = nil
+		f.l.ready(t, wakeClosed)
+	}
+}
+
+// Detach takes the descriptor of a net.Conn out of Go's netpoller: it
+// returns a duplicate (non-blocking, close-on-exec) and closes c, whose
+// close removes the original from the netpoller's epoll set.
+func Detach(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) {
+		nfd, derr = dupCloexec(int(fd))
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
+	}
+	if cl, ok := c.(io.Closer); ok {
+		_ = cl.Close()
+	}
+	if err := syscall.SetNonblock(nfd, true); err != nil {
+		syscall.Close(nfd)
+		return -1, err
+	}
+	return nfd, nil
+}
+
+func dupCloexec(fd int) (int, error) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if e != 0 {
+		return -1, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", e)
+	}
+	return int(r), nil
+}

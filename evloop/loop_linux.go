@@ -1,0 +1,357 @@
+//go:build linux
+
+// Package evloop runs tasks on event loops: one locked OS thread and one
+// epoll instance per loop, each task a coroutine (iter.Pull) resumed by its
+// loop when the socket it waits on is ready. Code in a task reads like
+// blocking code; the loop thread runs it directly, without Go's scheduler
+// or netpoller in between.
+//
+// Why: on the 2-core bench machine, a Go proxy whose sessions are
+// goroutines leaves the machine 7–10% idle under load (sessions wait behind
+// a preempted thread holding a P while the other CPU idles), where two
+// single-threaded processes splitting the same clients idle 1% and match
+// HAProxy, whose threads each poll their own connections. A loop per CPU
+// gives one process that shape. See bench/README.md ("Fourth look").
+//
+// A task must not block in any other way than through its loop (FD reads
+// and writes, Task.Block): a task that parks on a channel or mutex for long
+// stalls every other task of its loop. Work that may wait goes through
+// Task.Block, which runs it on a goroutine and resumes the task after.
+package evloop
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// ErrLoopClosed is returned by a task's waits once its loop shuts down.
+var ErrLoopClosed = errors.New("evloop: loop closed")
+
+// Loop is one event loop. Create it with New and run it with Run on a
+// goroutine of its own; the other methods are safe from any goroutine
+// unless they say otherwise.
+type Loop struct {
+	epfd int
+	efd  int // eventfd: Post wakes a blocked epoll_wait
+
+	mu       sync.Mutex
+	posted   []func()
+	notified bool // efd written and not yet read
+	stopped  bool
+
+	// Only the loop goroutine touches these.
+	runq    []*Task
+	spare   []func() // posted's previous backing array, reused
+	fds     map[int]*FD
+	timers  timerHeap
+	tasks   int
+	closing bool
+}
+
+// New creates a loop; Run starts it.
+func New() (*Loop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if e != 0 {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", e)
+	}
+	l := &Loop{epfd: epfd, efd: int(r), fds: make(map[int]*FD)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.efd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.efd, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(l.efd)
+		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
+	}
+	return l, nil
+}
+
+// Post runs fn on the loop goroutine. It reports false (and drops fn) once
+// the loop has stopped.
+func (l *Loop) Post(fn func()) bool {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return false
+	}
+	l.posted = append(l.posted, fn)
+	wake := !l.notified
+	l.notified = true
+	l.mu.Unlock()
+	if wake {
+		one := uint64(1)
+		for {
+			_, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(l.efd), uintptr(unsafe.Pointer(&one)), 8)
+			if e != syscall.EINTR {
+				break
+			}
+		}
+	}
+	return true
+}
+
+// Go starts fn as a task on the loop. It reports false once the loop has
+// stopped.
+func (l *Loop) Go(fn func(t *Task)) bool {
+	return l.Post(func() { l.spawn(fn) })
+}
+
+// Run runs the loop on the calling goroutine, locked to its thread, until
+// ctx is done and every task has returned. When ctx is done, every
+// registered FD is closed (their waiters get net.ErrClosed) so the tasks
+// can finish; tasks inside Task.Block finish when their work does.
+func (l *Loop) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.shutdown()
+	stop := context.AfterFunc(ctx, func() { l.Post(func() {}) })
+	defer stop()
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		if ctx.Err() != nil && !l.closing {
+			l.closing = true
+			for _, f := range l.fds {
+				f.Close()
+			}
+		}
+		l.runPosted()
+		l.runReady()
+		if l.closing && l.tasks == 0 {
+			return nil
+		}
+		timeout := -1
+		if len(l.runq) > 0 || l.hasPosted() {
+			timeout = 0
+		} else if len(l.timers) > 0 {
+			d := time.Until(l.timers[0].when)
+			if d <= 0 {
+				timeout = 0
+			} else {
+				timeout = int((d + time.Millisecond - 1) / time.Millisecond)
+			}
+		}
+		n, err := l.wait(events, timeout)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			ev := &events[i]
+			fd := int(ev.Fd)
+			if fd == l.efd {
+				l.drainEventfd()
+				continue
+			}
+			if f := l.fds[fd]; f != nil {
+				f.ready(ev.Events)
+			}
+		}
+		if len(l.timers) > 0 {
+			l.expire(time.Now())
+		}
+	}
+}
+
+// wait is epoll_pwait. A wait that may block goes through the runtime's
+// syscall path, so the P is handed to other goroutines meanwhile; a poll
+// with no timeout stays raw (it returns at once).
+//
+// Tried: raw blocking waits too, on a P of their own (GOMAXPROCS one more
+// than the loops), so sysmon never hands a waiting loop's P to a thread
+// that then finds nothing to do: 2 µs less CPU per query in an L4 relay,
+// no QPS difference the bench could resolve; not kept.
+func (l *Loop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
+	for {
+		var r uintptr
+		var e syscall.Errno
+		p := uintptr(unsafe.Pointer(&events[0]))
+		if timeout == 0 {
+			r, _, e = syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), 0, 0, 0)
+		} else {
+			r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), uintptr(timeout), 0, 0)
+		}
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, fmt.Errorf("epoll_pwait: %w", e)
+		}
+		return int(r), nil
+	}
+}
+
+func (l *Loop) drainEventfd() {
+	var v uint64
+	syscall.RawSyscall(syscall.SYS_READ, uintptr(l.efd), uintptr(unsafe.Pointer(&v)), 8)
+	l.mu.Lock()
+	l.notified = false
+	l.mu.Unlock()
+}
+
+func (l *Loop) hasPosted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.posted) > 0
+}
+
+func (l *Loop) runPosted() {
+	l.mu.Lock()
+	fns := l.posted
+	l.posted = l.spare[:0]
+	l.mu.Unlock()
+	for i, fn := range fns {
+		fn()
+		fns[i] = nil
+	}
+	l.spare = fns
+}
+
+// runReady resumes the tasks that are ready, including any that become
+// ready while it runs.
+func (l *Loop) runReady() {
+	for len(l.runq) > 0 {
+		t := l.runq[0]
+		l.runq[0] = nil
+		l.runq = l.runq[1:]
+		if len(l.runq) == 0 {
+			l.runq = l.runq[:0:cap(l.runq)] // reuse from the start
+		}
+		t.queued = false
+		l.resume(t)
+	}
+}
+
+func (l *Loop) resume(t *Task) {
+	if t.done {
+		return
+	}
+	if _, ok := t.next(); !ok {
+		t.done = true
+		t.stop()
+		l.tasks--
+	}
+}
+
+func (l *Loop) spawn(fn func(t *Task)) {
+	t := &Task{l: l}
+	t.next, t.stop = iter.Pull(func(yield func(struct{}) bool) {
+		t.yield = yield
+		fn(t)
+	})
+	l.tasks++
+	l.ready(t, wakeReady)
+}
+
+// ready queues t to be resumed with reason why.
+func (l *Loop) ready(t *Task, why wakeReason) {
+	if t.queued || t.done {
+		return
+	}
+	t.why = why
+	t.queued = true
+	l.runq = append(l.runq, t)
+}
+
+func (l *Loop) expire(now time.Time) {
+	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
+		tm := heap.Pop(&l.timers).(*timer)
+		tm.fire()
+	}
+}
+
+func (l *Loop) shutdown() {
+	l.mu.Lock()
+	l.stopped = true
+	l.posted = nil
+	l.mu.Unlock()
+	for _, f := range l.fds {
+		f.Close()
+	}
+	syscall.Close(l.epfd)
+	syscall.Close(l.efd)
+}
+
+type wakeReason uint8
+
+const (
+	wakeReady    wakeReason = iota // readiness, or a Block finished
+	wakeDeadline                   // the wait's deadline passed
+	wakeClosed                     // the FD was closed
+)
+
+// Task is a coroutine on a loop. Its methods are for the task itself.
+type Task struct {
+	l      *Loop
+	next   func() (struct{}, bool)
+	stop   func()
+	yield  func(struct{}) bool
+	why    wakeReason
+	queued bool
+	done   bool
+}
+
+// Loop returns the task's loop.
+func (t *Task) Loop() *Loop { return t.l }
+
+// Go starts another task on the same loop (from a task of that loop).
+func (t *Task) Go(fn func(t *Task)) { t.l.spawn(fn) }
+
+// suspend gives the loop back until the task is made ready.
+func (t *Task) suspend() (wakeReason, error) {
+	if !t.yield(struct{}{}) {
+		return 0, ErrLoopClosed
+	}
+	return t.why, nil
+}
+
+// Block runs fn on a goroutine of its own and resumes the task when fn
+// returns: for work that waits in ways the loop cannot see (a dial, a
+// channel, a lock held long), without stalling the loop's other tasks.
+func (t *Task) Block(fn func()) error {
+	go func() {
+		fn()
+		// Run does not return while a task is inside Block, so this
+		// Post is not refused.
+		t.l.Post(func() { t.l.ready(t, wakeReady) })
+	}()
+	_, err := t.suspend()
+	return err
+}
+
+type timer struct {
+	when time.Time
+	idx  int
+	fire func()
+}
+
+type timerHeap []*timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *timerHeap) Push(x any) {
+	tm := x.(*timer)
+	tm.idx = len(*h)
+	*h = append(*h, tm)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	tm := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	tm.idx = -1
+	return tm
+}

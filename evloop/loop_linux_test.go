@@ -1,0 +1,436 @@
+//go:build linux
+
+package evloop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startLoop runs a loop until the test ends and waits for Run to return.
+func startLoop(t *testing.T) *Loop {
+	t.Helper()
+	l, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return l
+}
+
+// pair returns a non-blocking socket for the loop and a net.Conn for the
+// test's side of it.
+func pair(t *testing.T) (int, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[1]), "peer")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return fds[0], c
+}
+
+// echo registers fd and echoes what it reads until an error, which it
+// sends on errc.
+func echo(fd int, errc chan<- error) func(*Task) {
+	return func(t *Task) {
+		f, err := t.Loop().Register(fd)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(t, buf)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if _, err := f.Write(t, buf[:n]); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}
+}
+
+func TestEchoAndEOF(t *testing.T) {
+	l := startLoop(t)
+	fd, c := pair(t)
+	// Written before the socket is registered: the first edge must come
+	// from the registration itself.
+	if _, err := c.Write([]byte("early")); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	l.Go(echo(fd, errc))
+	got := make([]byte, 5)
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "early" {
+		t.Fatalf("echo of data sent before registration: %q, %v", got, err)
+	}
+	for i := range 100 {
+		msg := bytes.Repeat([]byte{byte(i)}, 1+i*37)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		back := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, back); err != nil || !bytes.Equal(back, msg) {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("after the peer's shutdown: %v, want io.EOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the task did not see the end of the stream")
+	}
+}
+
+func TestReadDeadline(t *testing.T) {
+	l := startLoop(t)
+	fd, _ := pair(t)
+	res := make(chan error, 1)
+	var took time.Duration
+	l.Go(func(tk *Task) {
+		f, err := tk.Loop().Register(fd)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer f.Close()
+		start := time.Now()
+		f.SetReadDeadline(start.Add(50 * time.Millisecond))
+		_, err = f.Read(tk, make([]byte, 10))
+		took = time.Since(start)
+		res <- err
+	})
+	select {
+	case err := <-res:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read past its deadline: %v", err)
+		}
+		if took < 50*time.Millisecond {
+			t.Fatalf("deadline fired after %v, before the 50ms set", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deadline did not end the read")
+	}
+}
+
+// A deadline set from another goroutine (through Post) wakes a waiting
+// read, as KILL does to a session; Close does too, with net.ErrClosed.
+func TestWakeFromOutside(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   func(f *FD)
+		want error
+	}{
+		{"deadline", func(f *FD) { f.SetReadDeadline(time.Now()) }, os.ErrDeadlineExceeded},
+		{"close", func(f *FD) { f.Close() }, net.ErrClosed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := startLoop(t)
+			fd, _ := pair(t)
+			reg := make(chan *FD, 1)
+			res := make(chan error, 1)
+			l.Go(func(tk *Task) {
+				f, err := tk.Loop().Register(fd)
+				if err != nil {
+					res <- err
+					return
+				}
+				defer f.Close()
+				f.SetReadDeadline(time.Now().Add(time.Hour))
+				reg <- f
+				_, err = f.Read(tk, make([]byte, 10))
+				res <- err
+			})
+			f := <-reg
+			time.Sleep(20 * time.Millisecond) // let the read wait
+			l.Post(func() { tc.do(f) })
+			select {
+			case err := <-res:
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("woken read: %v, want %v", err, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the read was not woken")
+			}
+		})
+	}
+}
+
+// Block runs its work off the loop: the loop's other tasks go on meanwhile.
+func TestBlockDoesNotStallTheLoop(t *testing.T) {
+	l := startLoop(t)
+	fd, c := pair(t)
+	errc := make(chan error, 1)
+	l.Go(echo(fd, errc))
+	release := make(chan struct{})
+	blocked := make(chan time.Duration, 1)
+	l.Go(func(tk *Task) {
+		start := time.Now()
+		_ = tk.Block(func() { <-release })
+		blocked <- time.Since(start)
+	})
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	for range 10 {
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("echo while another task is inside Block: %v", err)
+		}
+	}
+	select {
+	case <-blocked:
+		t.Fatal("Block returned before its work finished")
+	default:
+	}
+	close(release)
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the task was not resumed after its Block work finished")
+	}
+}
+
+// Writes bigger than the socket buffer wait for the reader; the bytes
+// arrive whole and in order.
+func TestLargeWrite(t *testing.T) {
+	l := startLoop(t)
+	fd, c := pair(t)
+	data := make([]byte, 8<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	res := make(chan error, 1)
+	l.Go(func(tk *Task) {
+		f, err := tk.Loop().Register(fd)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer f.Close()
+		n, err := f.Write(tk, data)
+		if err == nil && n != len(data) {
+			err = errors.New("short write")
+		}
+		res <- err
+	})
+	got := make([]byte, 0, len(data))
+	buf := make([]byte, 1000) // a slow reader: the writer must wait often
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for len(got) < len(data) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("bytes changed on the way")
+	}
+}
+
+// Many sockets on one loop, all talking at once.
+func TestManyTasks(t *testing.T) {
+	l := startLoop(t)
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		fd, c := pair(t)
+		errc := make(chan error, 1)
+		l.Go(echo(fd, errc))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			for j := range 200 {
+				msg := bytes.Repeat([]byte{byte(i), byte(j)}, 1+j%50)
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				back := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, back); err != nil || !bytes.Equal(back, msg) {
+					errs <- errors.New("echo mismatch")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// Shutting a loop down closes its sockets; the tasks see net.ErrClosed and
+// Run returns once they have.
+func TestShutdown(t *testing.T) {
+	l, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	errc := make(chan error, 3)
+	for range 3 {
+		fd, _ := pair(t)
+		l.Go(echo(fd, errc))
+	}
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	for range 3 {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("task after shutdown: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a task did not end at shutdown")
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if l.Go(func(*Task) {}) {
+		t.Fatal("Go accepted a task after the loop stopped")
+	}
+}
+
+// Detach moves a TCP connection from Go's netpoller to a loop.
+func TestDetachTCP(t *testing.T) {
+	l := startLoop(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := <-accepted
+	fd, err := Detach(sc.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("the detached net.Conn still writes: %v", err)
+	}
+	errc := make(chan error, 1)
+	l.Go(echo(fd, errc))
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
+		t.Fatalf("echo over the detached socket: %q, %v", got, err)
+	}
+}
+
+// A peer that writes and closes at once: the end of stream may come with
+// the data's edge, and a read that skips its system call after a short read
+// must still see it (the hang this guards against was found in wire's
+// command loop).
+func TestCloseBehindData(t *testing.T) {
+	l := startLoop(t)
+	for i := range 300 {
+		fd, c := pair(t)
+		res := make(chan error, 1)
+		got := make(chan int, 1)
+		l.Go(func(tk *Task) {
+			f, err := tk.Loop().Register(fd)
+			if err != nil {
+				res <- err
+				return
+			}
+			defer f.Close()
+			total := 0
+			buf := make([]byte, 1+i%64)
+			for {
+				n, err := f.Read(tk, buf)
+				total += n
+				if err != nil {
+					got <- total
+					res <- err
+					return
+				}
+			}
+		})
+		msg := bytes.Repeat([]byte("x"), 1+i%200)
+		if i%3 == 0 {
+			time.Sleep(time.Millisecond) // sometimes registered (and waiting) first
+		}
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		select {
+		case err := <-res:
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("round %d: %v, want io.EOF", i, err)
+			}
+			if n := <-got; n != len(msg) {
+				t.Fatalf("round %d: read %d bytes, want %d", i, n, len(msg))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: the reader missed the end of stream behind the data", i)
+		}
+	}
+}
