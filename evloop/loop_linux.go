@@ -16,7 +16,8 @@
 // A task must not block in any other way than through its loop (FD reads
 // and writes, Task.Block): a task that parks on a channel or mutex for long
 // stalls every other task of its loop. Work that may wait goes through
-// Task.Block, which runs it on a goroutine and resumes the task after.
+// Task.Block, which runs it on a goroutine and resumes the task after. A
+// task that panics takes the process down, as a goroutine's panic does.
 package evloop
 
 import (
