@@ -22,7 +22,7 @@ type FD struct {
 	rready, wready bool  // an edge came while nobody waited
 	rwait, wwait   *Task // the task waiting to read, to write
 	rdl, wdl       time.Time
-	rtimer, wtimer *timer
+	rt, wt         timer // deadline timers, in the heap while armed
 	closed         bool
 	// drained: the last read got less than it asked for, so the socket is
 	// empty and the next read can wait at once instead of failing with
@@ -45,7 +45,9 @@ func (l *Loop) Register(fd int) (*FD, error) {
 	// A new registration reports the current state as one edge, so
 	// readiness from before is not lost.
 	f := &FD{l: l, fd: fd}
-	l.fds[fd] = f
+	f.rt = timer{f: f, idx: -1}
+	f.wt = timer{f: f, idx: -1, write: true}
+	l.setFD(fd, f)
 	return f, nil
 }
 
@@ -59,7 +61,6 @@ func (f *FD) ready(ev uint32) {
 	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		if t := f.rwait; t != nil {
 			f.rwait = nil
-			f.l.stopTimer(&f.rtimer)
 			f.l.ready(t, wakeReady)
 		} else {
 			f.rready = true
@@ -68,20 +69,10 @@ func (f *FD) ready(ev uint32) {
 	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		if t := f.wwait; t != nil {
 			f.wwait = nil
-			f.l.stopTimer(&f.wtimer)
 			f.l.ready(t, wakeReady)
 		} else {
 			f.wready = true
 		}
-	}
-}
-
-func (l *Loop) stopTimer(tp **timer) {
-	if tm := *tp; tm != nil {
-		if tm.idx >= 0 {
-			heap.Remove(&l.timers, tm.idx)
-		}
-		*tp = nil
 	}
 }
 
@@ -92,15 +83,15 @@ func (f *FD) wait(t *Task, write bool) error {
 	if f.closed {
 		return net.ErrClosed
 	}
-	rdy, waiter, dl, tp := &f.rready, &f.rwait, f.rdl, &f.rtimer
+	rdy, waiter := &f.rready, &f.rwait
 	if write {
-		rdy, waiter, dl, tp = &f.wready, &f.wwait, f.wdl, &f.wtimer
+		rdy, waiter = &f.wready, &f.wwait
 	}
 	if *rdy {
 		*rdy = false
 		return nil
 	}
-	if !dl.IsZero() && !dl.After(time.Now()) {
+	if dl := f.deadline(write); !dl.IsZero() && !dl.After(time.Now()) {
 		return os.ErrDeadlineExceeded
 	}
 	*waiter = t
@@ -108,7 +99,6 @@ func (f *FD) wait(t *Task, write bool) error {
 	why, err := t.suspend()
 	if err != nil {
 		*waiter = nil
-		f.l.stopTimer(tp)
 		return err
 	}
 	switch why {
@@ -120,39 +110,85 @@ func (f *FD) wait(t *Task, write bool) error {
 	return nil
 }
 
-// armTimer (re)sets the deadline timer of the wait in one direction.
-func (f *FD) armTimer(write bool) {
-	dl, waiter, tp := f.rdl, &f.rwait, &f.rtimer
+func (f *FD) deadline(write bool) time.Time {
 	if write {
-		dl, waiter, tp = f.wdl, &f.wwait, &f.wtimer
+		return f.wdl
 	}
-	f.l.stopTimer(tp)
-	if *waiter == nil || dl.IsZero() {
+	return f.rdl
+}
+
+// armTimer makes sure the deadline timer of a wait in one direction fires
+// no later than the deadline. Timers are lazy: a wait that ends otherwise
+// leaves its timer in the heap, and a timer that fires early (the deadline
+// moved on) is pushed again, so the common wait costs no heap operation.
+func (f *FD) armTimer(write bool) {
+	tm := &f.rt
+	if write {
+		tm = &f.wt
+	}
+	dl := f.deadline(write)
+	if dl.IsZero() {
 		return
 	}
-	tm := &timer{when: dl}
-	tm.fire = func() {
-		*tp = nil
-		if t := *waiter; t != nil {
-			*waiter = nil
-			f.l.ready(t, wakeDeadline)
-		}
+	switch {
+	case tm.idx < 0:
+		tm.when = dl
+		heap.Push(&f.l.timers, tm)
+	case dl.Before(tm.when):
+		tm.when = dl
+		heap.Fix(&f.l.timers, tm.idx)
 	}
-	*tp = tm
-	heap.Push(&f.l.timers, tm)
+}
+
+// timerFired handles a popped deadline timer.
+func (f *FD) timerFired(write bool, now time.Time) {
+	if f.closed {
+		return
+	}
+	waiter := &f.rwait
+	if write {
+		waiter = &f.wwait
+	}
+	dl := f.deadline(write)
+	if *waiter == nil || dl.IsZero() {
+		return // nobody waits, or no deadline any more: the next wait re-arms
+	}
+	if dl.After(now) {
+		f.armTimer(write) // fired early: the deadline moved on
+		return
+	}
+	t := *waiter
+	*waiter = nil
+	f.l.ready(t, wakeDeadline)
 }
 
 // SetReadDeadline sets when reads (and a read waiting now) fail with
 // os.ErrDeadlineExceeded; zero means never.
 func (f *FD) SetReadDeadline(d time.Time) {
 	f.rdl = d
-	f.armTimer(false)
+	f.deadlineChanged(false)
 }
 
 // SetWriteDeadline is SetReadDeadline for writes.
 func (f *FD) SetWriteDeadline(d time.Time) {
 	f.wdl = d
-	f.armTimer(true)
+	f.deadlineChanged(true)
+}
+
+// deadlineChanged applies a new deadline to a wait in progress.
+func (f *FD) deadlineChanged(write bool) {
+	waiter := f.rwait
+	if write {
+		waiter = f.wwait
+	}
+	if waiter == nil || f.closed {
+		return
+	}
+	if dl := f.deadline(write); !dl.IsZero() && !dl.After(time.Now()) {
+		f.timerFired(write, time.Now())
+		return
+	}
+	f.armTimer(write)
 }
 
 // SetDeadline sets both deadlines.
@@ -176,11 +212,10 @@ func (f *FD) Read(t *Task, p []byte) (int, error) {
 		}
 	}
 	for {
+		// Deadlines are checked when a read would wait (as in wait), not
+		// before each call: data already there is returned.
 		if f.closed {
 			return 0, net.ErrClosed
-		}
-		if !f.rdl.IsZero() && !f.rdl.After(time.Now()) {
-			return 0, os.ErrDeadlineExceeded
 		}
 		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(f.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
 		switch e {
@@ -209,9 +244,6 @@ func (f *FD) Write(t *Task, p []byte) (int, error) {
 		if f.closed {
 			return n, net.ErrClosed
 		}
-		if !f.wdl.IsZero() && !f.wdl.After(time.Now()) {
-			return n, os.ErrDeadlineExceeded
-		}
 		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(f.fd), uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n), syscall.MSG_NOSIGNAL, 0, 0)
 		switch e {
 		case 0:
@@ -234,12 +266,24 @@ func (f *FD) Close() {
 	if f.closed {
 		return
 	}
+	f.unregister()
+	syscall.Close(f.fd)
+}
+
+// unregister removes the socket from the loop without closing it; the FD
+// is then closed (waiters get net.ErrClosed), the descriptor is not.
+func (f *FD) unregister() {
+	if f.closed {
+		return
+	}
 	f.closed = true
 	_ = syscall.EpollCtl(f.l.epfd, syscall.EPOLL_CTL_DEL, f.fd, nil)
-	syscall.Close(f.fd)
-	delete(f.l.fds, f.fd)
-	f.l.stopTimer(&f.rtimer)
-	f.l.stopTimer(&f.wtimer)
+	f.l.setFD(f.fd, nil)
+	for _, tm := range []*timer{&f.rt, &f.wt} {
+		if tm.idx >= 0 {
+			heap.Remove(&f.l.timers, tm.idx)
+		}
+	}
 	if t := f.rwait; t != nil {
 		f.rwait = nil
 		f.l.ready(t, wakeClosed)

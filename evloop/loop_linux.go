@@ -51,14 +51,31 @@ type Loop struct {
 	// Only the loop goroutine touches these.
 	runq    []*Task
 	spare   []func() // posted's previous backing array, reused
-	fds     map[int]*FD
+	fds     []*FD    // by descriptor
 	timers  timerHeap
 	tasks   int
 	closing bool
+	raw     bool // Options.RawWait
 }
 
-// New creates a loop; Run starts it.
-func New() (*Loop, error) {
+// Options tune a loop.
+type Options struct {
+	// RawWait makes even a blocking epoll_pwait a raw system call: the
+	// loop keeps its P while it waits, so the runtime never hands the P
+	// to another thread (sysmon does that to a P in a system call after
+	// 20 µs, waking a thread that finds nothing to do, and keeps ticking
+	// every 20 µs while one is). The P is lost to other goroutines: give
+	// the process one more P than raw loops (GOMAXPROCS). The runtime
+	// still stops the loop for GC and preemption: its signal ends the wait
+	// (EINTR) and the loop goes back through Go code.
+	RawWait bool
+}
+
+// New creates a loop with default options; Run starts it.
+func New() (*Loop, error) { return NewWithOptions(Options{}) }
+
+// NewWithOptions creates a loop; Run starts it.
+func NewWithOptions(o Options) (*Loop, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -68,7 +85,7 @@ func New() (*Loop, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("eventfd: %w", e)
 	}
-	l := &Loop{epfd: epfd, efd: int(r), fds: make(map[int]*FD)}
+	l := &Loop{epfd: epfd, efd: int(r), raw: o.RawWait}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.efd)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.efd, &ev); err != nil {
 		syscall.Close(epfd)
@@ -122,9 +139,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	for {
 		if ctx.Err() != nil && !l.closing {
 			l.closing = true
-			for _, f := range l.fds {
-				f.Close()
-			}
+			l.closeAll()
 		}
 		l.runPosted()
 		l.runReady()
@@ -153,8 +168,10 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.drainEventfd()
 				continue
 			}
-			if f := l.fds[fd]; f != nil {
-				f.ready(ev.Events)
+			if fd < len(l.fds) {
+				if f := l.fds[fd]; f != nil {
+					f.ready(ev.Events)
+				}
 			}
 		}
 		if len(l.timers) > 0 {
@@ -176,12 +193,17 @@ func (l *Loop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 		var r uintptr
 		var e syscall.Errno
 		p := uintptr(unsafe.Pointer(&events[0]))
-		if timeout == 0 {
-			r, _, e = syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), 0, 0, 0)
+		if timeout == 0 || l.raw {
+			r, _, e = syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), uintptr(timeout), 0, 0)
 		} else {
 			r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), uintptr(timeout), 0, 0)
 		}
 		if e == syscall.EINTR {
+			if l.raw {
+				// Likely the runtime's preemption signal: back through
+				// Run's loop, whose calls let it stop this goroutine.
+				return 0, nil
+			}
 			continue
 		}
 		if e != 0 {
@@ -266,7 +288,22 @@ func (l *Loop) ready(t *Task, why wakeReason) {
 func (l *Loop) expire(now time.Time) {
 	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
 		tm := heap.Pop(&l.timers).(*timer)
-		tm.fire()
+		tm.f.timerFired(tm.write, now)
+	}
+}
+
+func (l *Loop) setFD(fd int, f *FD) {
+	for fd >= len(l.fds) {
+		l.fds = append(l.fds, nil)
+	}
+	l.fds[fd] = f
+}
+
+func (l *Loop) closeAll() {
+	for _, f := range l.fds {
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -275,9 +312,7 @@ func (l *Loop) shutdown() {
 	l.stopped = true
 	l.posted = nil
 	l.mu.Unlock()
-	for _, f := range l.fds {
-		f.Close()
-	}
+	l.closeAll()
 	syscall.Close(l.epfd)
 	syscall.Close(l.efd)
 }
@@ -329,10 +364,12 @@ func (t *Task) Block(fn func()) error {
 	return err
 }
 
+// timer is an FD's deadline timer for one direction.
 type timer struct {
-	when time.Time
-	idx  int
-	fire func()
+	when  time.Time
+	idx   int // in the heap; -1 when not
+	f     *FD
+	write bool
 }
 
 type timerHeap []*timer

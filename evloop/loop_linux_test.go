@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -432,5 +433,57 @@ func TestCloseBehindData(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("round %d: the reader missed the end of stream behind the data", i)
 		}
+	}
+}
+
+// A raw-wait loop keeps its P while it waits; the runtime must still be able
+// to stop it (GC stops the world through a signal that ends the wait), and
+// its tasks work as on any loop.
+func TestRawWaitStopsForGC(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	l, err := NewWithOptions(Options{RawWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond) // let it block in its wait
+	gcs := make(chan struct{})
+	go func() {
+		for range 5 {
+			runtime.GC()
+		}
+		close(gcs)
+	}()
+	select {
+	case <-gcs:
+	case <-time.After(20 * time.Second):
+		t.Fatal("GC did not complete while a raw-wait loop was idle")
+	}
+	fd, c := pair(t)
+	errc := make(chan error, 1)
+	l.Go(echo(fd, errc))
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	for range 20 {
+		if _, err := c.Write([]byte("raw")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 3)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "raw" {
+			t.Fatalf("echo on a raw-wait loop: %q, %v", got, err)
+		}
+		runtime.GC()
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a raw-wait loop did not stop")
 	}
 }
