@@ -29,6 +29,8 @@ test:
 	./scripts/ensure-deps.sh sysbench chromium
 	$(MAKE) vet
 	$(GO) test $(GOTESTFLAGS) ./...
+	# The proxy's suites again with sessions on event loops (runtime.event_loops).
+	SWITCHYARD_LOOPS=2 $(GO) test $(GOTESTFLAGS) ./proxy ./integration ./admin ./httpapi ./cmd/...
 
 # Switchyard against a direct connection and HAProxy (TCP mode) on a sandbox
 # cluster: sysbench matrix, 1 GB stream, idle clients. BENCH_FLAGS="--time 5".

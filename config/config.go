@@ -49,6 +49,7 @@ type Config struct {
 	Failover    Failover
 	Drill       Drill
 	Log         Log
+	Runtime     Runtime
 
 	// Path is the file the config was loaded from (Load), or the name given
 	// to Parse. It is not a YAML key.
@@ -237,6 +238,14 @@ const (
 )
 
 // Log configures logging.
+// Runtime tunes how the proxy runs its sessions.
+type Runtime struct {
+	// EventLoops, when above zero, runs sessions on that many event loops
+	// (a locked thread and epoll set each) instead of a goroutine each.
+	// Experimental; 0 (the default) keeps goroutines. Needs a restart.
+	EventLoops int
+}
+
 type Log struct {
 	Level  slog.Level // one of slog.LevelDebug, LevelInfo, LevelWarn, LevelError
 	Format LogFormat

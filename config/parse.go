@@ -38,7 +38,7 @@ func Parse(data []byte, name string) (*Config, error) {
 }
 
 var topKeys = []string{"listen", "users", "nodes", "monitor", "replication", "admin", "http",
-	"tls", "backend_tls", "limits", "routing", "failover", "drill", "log"}
+	"tls", "backend_tls", "limits", "routing", "failover", "drill", "log", "runtime"}
 
 func parse(data []byte, name, baseDir string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if name == "" {
@@ -214,6 +214,14 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		_ = c.Log.Level.UnmarshalText([]byte(level)) // one of the four names above
 	}
 	enum(l, "format", &c.Log.Format, LogText, LogJSON)
+
+	rt := top.sub("runtime", "event_loops")
+	rt.integer("event_loops", &c.Runtime.EventLoops, func(v int64) string {
+		if v < 0 || v > 256 {
+			return "must be between 0 (off) and 256"
+		}
+		return ""
+	})
 
 	d.listenConflicts(c)
 	return c

@@ -147,6 +147,7 @@ func (c *Config) settings(reveal bool) []Setting {
 
 	add("log.level", levelName(c.Log.Level))
 	add("log.format", string(c.Log.Format))
+	add("runtime.event_loops", strconv.Itoa(c.Runtime.EventLoops))
 	return out
 }
 

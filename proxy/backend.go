@@ -14,6 +14,7 @@ import (
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser/charset"
 
+	"github.com/switchyard/switchyard/evloop"
 	"github.com/switchyard/switchyard/gtid"
 	"github.com/switchyard/switchyard/wire"
 )
@@ -33,6 +34,9 @@ type poolKey struct {
 	// db is the default database: a reset keeps it, so connections are
 	// pooled by it and no client inherits another's database.
 	db string
+	// loop: a connection for sessions on event loops (Options.Loops),
+	// out of Go's netpoller (Backend.lconn).
+	loop bool
 }
 
 // Backend is one authenticated connection to a database server.
@@ -66,6 +70,27 @@ type Backend struct {
 	// inflight is the node's in-flight statement counter (Server.outstanding),
 	// looked up once instead of per statement.
 	inflight *atomic.Int64
+	// lconn is the socket of a connection for loop sessions (key.loop;
+	// nil otherwise), needPing that it idled long enough to be pinged
+	// before use (done by the task it is then attached to).
+	lconn    *evloop.Conn
+	needPing bool
+}
+
+// toLoopConn moves the connection out of Go's netpoller, for sessions on
+// event loops.
+func (b *Backend) toLoopConn() error {
+	if b.w.Buffered() > 0 {
+		return fmt.Errorf("%s: unread bytes after the handshake", b.node)
+	}
+	lc, err := evloop.DetachConn(b.w.Conn)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b.node, err)
+	}
+	b.lconn = lc
+	b.w = wire.NewConn(lc, 0)
+	b.key.loop = true
+	return nil
 }
 
 // flavor is the GTID flavour of the server.

@@ -63,7 +63,9 @@ func (s *Session) kill(ctx context.Context, id uint32, query bool) error {
 		}
 		return errQuit
 	}
-	if err := s.srv.killSession(ctx, target, query); err != nil {
+	var err error
+	s.park(func() { err = s.srv.killSession(ctx, target, query) })
+	if err != nil {
 		s.log.Warn("kill on backend failed", "err", err)
 	}
 	return s.writeOK(0, 0)

@@ -71,6 +71,12 @@ func (p *Pool) Get(ctx context.Context, key poolKey, password string) (*Backend,
 			p.stats.Reuses++
 			lim := p.limits
 			p.mu.Unlock()
+			if key.loop {
+				// Attached to no loop while idle: the session's task
+				// pings it.
+				b.needPing = lim.PingAfter > 0 && time.Since(b.lastUsed) > lim.PingAfter
+				return b, nil
+			}
 			if lim.PingAfter > 0 && time.Since(b.lastUsed) > lim.PingAfter {
 				_ = b.w.SetDeadline(time.Now().Add(lim.ConnectTimeout))
 				_, err := b.simple([]byte{wire.ComPing})
@@ -88,6 +94,11 @@ func (p *Pool) Get(ctx context.Context, key poolKey, password string) (*Backend,
 			lim := p.limits
 			p.mu.Unlock()
 			b, err := dialBackend(ctx, p.node, p.addr, key, password, p.tls, lim.ConnectTimeout)
+			if err == nil && key.loop {
+				if err = b.toLoopConn(); err != nil {
+					b.close()
+				}
+			}
 			if err != nil {
 				p.mu.Lock()
 				p.open--
@@ -194,6 +205,9 @@ func (p *Pool) Put(b *Backend, broken bool) {
 	}
 	b.lastUsed = time.Now()
 	b.key.db = b.db
+	if b.lconn != nil {
+		b.lconn.Release() // reset done on the session's task; idle, it is on no loop
+	}
 	p.mu.Lock()
 	if p.closed || p.nIdle >= p.limits.MaxIdle {
 		p.open--

@@ -380,14 +380,19 @@ func (s *Session) waitMaster(ctx context.Context) (topology.Node, error) {
 				"switchyard: no master available within %s (failover in progress or master down); retry", hold)
 		}
 		t := time.NewTimer(wait)
-		select {
-		case <-s.srv.topo.Changed():
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return topology.Node{}, ctx.Err()
-		}
+		var cerr error
+		s.park(func() {
+			select {
+			case <-s.srv.topo.Changed():
+			case <-t.C:
+			case <-ctx.Done():
+				cerr = ctx.Err()
+			}
+		})
 		t.Stop()
+		if cerr != nil {
+			return topology.Node{}, cerr
+		}
 	}
 }
 
@@ -440,14 +445,19 @@ func (s *Session) masterConn(ctx context.Context) (be *Backend, err error) {
 			continue
 		}
 		t := time.NewTimer(min(wait, 250*time.Millisecond))
-		select {
-		case <-changed:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
+		var cerr error
+		s.park(func() {
+			select {
+			case <-changed:
+			case <-t.C:
+			case <-ctx.Done():
+				cerr = ctx.Err()
+			}
+		})
 		t.Stop()
+		if cerr != nil {
+			return nil, cerr
+		}
 	}
 }
 
@@ -541,14 +551,13 @@ func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error)
 	}
 	be, ok := s.conns[node]
 	if !ok {
-		pool := s.srv.poolFor(node, addr)
 		pw, known := s.srv.password(s.user)
 		if !known {
 			return nil, wire.NewError(erAccessDenied, "28000", "Access denied for user '%s' (user removed from the configuration)", s.user)
 		}
-		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db}
+		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db, loop: s.task != nil}
 		var err error
-		be, err = pool.Get(ctx, key, pw)
+		be, err = s.getBackend(ctx, s.srv.poolFor(node, addr), key, pw)
 		if err != nil {
 			var we *wire.Error
 			if errors.As(err, &we) {
@@ -574,6 +583,38 @@ func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error)
 		return nil, wire.NewError(crServerLost, "HY000", "switchyard: lost connection to %s: %v", node, err)
 	}
 	return be, nil
+}
+
+// getBackend gets a connection from pool. On an event loop the wait (a
+// dial, a full pool) happens off the loop, and the connection is then
+// attached to the session's task, which pings it if it idled long.
+func (s *Session) getBackend(ctx context.Context, pool *Pool, key poolKey, pw string) (*Backend, error) {
+	if s.task == nil {
+		return pool.Get(ctx, key, pw)
+	}
+	for {
+		var be *Backend
+		var err error
+		s.park(func() { be, err = pool.Get(ctx, key, pw) })
+		if err != nil {
+			return nil, err
+		}
+		if err := be.lconn.Attach(s.task); err != nil {
+			pool.discard(be)
+			return nil, err
+		}
+		if !be.needPing {
+			return be, nil
+		}
+		be.needPing = false
+		_ = be.w.SetDeadline(time.Now().Add(s.srv.poolLimits().ConnectTimeout))
+		_, err = be.simple([]byte{wire.ComPing})
+		_ = be.w.SetDeadline(time.Time{})
+		if err == nil {
+			return be, nil
+		}
+		pool.discard(be) // dead while idle: try the next
+	}
 }
 
 // catchUp replays the session's database and SET statements that be has not

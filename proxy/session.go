@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/server"
 
+	"github.com/switchyard/switchyard/evloop"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/wire"
 )
@@ -61,6 +62,12 @@ type Session struct {
 	nextStmt uint32
 	lastStmt uint32
 
+	// On an event loop (Options.Loops): the loop, fixed for the session's
+	// life, and the task the session runs as. Waits the loop cannot see go
+	// through park.
+	loop *evloop.Loop
+	task *evloop.Task
+
 	mu       sync.Mutex
 	active   *Backend  // backend running a statement right now (for KILL QUERY)
 	current  string    // statement text being run (admin port)
@@ -105,6 +112,7 @@ type SessionInfo struct {
 	Statement     string
 	Since         time.Time
 	Started       time.Time
+	OnLoop        bool // runs on an event loop (Options.Loops)
 }
 
 // Info returns a snapshot for the admin port.
@@ -113,7 +121,7 @@ func (s *Session) Info() SessionInfo {
 	defer s.mu.Unlock()
 	in := SessionInfo{ID: s.id, User: s.user, Client: s.remote, DB: s.db, Started: s.started,
 		Statement: s.current, Since: s.since, InTx: s.inTx.Load(), Route: s.route,
-		Pinned: s.pinned}
+		Pinned: s.pinned, OnLoop: s.loop != nil}
 	if s.active != nil {
 		in.Backend = s.active.node
 		in.BackendThread = s.active.threadID
@@ -442,6 +450,30 @@ func (s *Session) cleanup() {
 	s.dropAll(false)
 	s.srv.removeSession(s)
 	s.sc.Close()
+	if s.loop != nil {
+		_ = s.cw.Close() // the detached socket (sc's was closed by the detach)
+	}
+}
+
+// park runs fn, which may wait on channels, timers or Go's netpoller: on an
+// event loop through Task.Block, so the loop's other sessions go on.
+func (s *Session) park(fn func()) {
+	if s.task != nil {
+		_ = s.task.Block(fn) // returns once fn has
+		return
+	}
+	fn()
+}
+
+// onLoop runs fn against the client conn where it may touch it: on the
+// session's loop when it has one (fn then runs on the loop goroutine),
+// else at once.
+func (s *Session) onLoop(cw *wire.Conn, fn func(cw *wire.Conn)) {
+	if s.loop != nil {
+		s.loop.Post(func() { fn(cw) })
+		return
+	}
+	fn(cw)
 }
 
 // pinString names pin reasons for the admin port.
@@ -471,7 +503,7 @@ func (s *Session) wake() {
 	cw := s.cw
 	s.mu.Unlock()
 	if cw != nil {
-		_ = cw.SetDeadline(timeNow())
+		s.onLoop(cw, func(cw *wire.Conn) { _ = cw.SetDeadline(timeNow()) })
 	}
 }
 
@@ -481,7 +513,7 @@ func (s *Session) wakeRead() {
 	cw := s.cw
 	s.mu.Unlock()
 	if cw != nil {
-		_ = cw.SetReadDeadline(timeNow())
+		s.onLoop(cw, func(cw *wire.Conn) { _ = cw.SetReadDeadline(timeNow()) })
 	}
 }
 
@@ -494,8 +526,17 @@ func (s *Session) closeClient() {
 	s.mu.Lock()
 	cw := s.cw
 	s.mu.Unlock()
-	if cw != nil {
-		_ = cw.SetDeadline(timeNow())
-		go func() { _ = cw.Close() }()
+	if cw == nil {
+		return
 	}
+	if s.loop != nil {
+		// On the loop nothing is in progress while this runs: close at once.
+		s.loop.Post(func() {
+			_ = cw.SetDeadline(timeNow())
+			_ = cw.Close()
+		})
+		return
+	}
+	_ = cw.SetDeadline(timeNow())
+	go func() { _ = cw.Close() }()
 }

@@ -224,7 +224,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
 	srv, err = proxy.New(proxy.Options{
 		Users: proxyUsers(cfg), Limits: proxyLimits(cfg), TLS: ctls, RequireTLS: cfg.TLS != nil && cfg.TLS.Require,
 		BackendTLS: btls, ServerVersion: version, Topology: store, Logger: log.With("component", "proxy"),
-		Routing: &routing, Digests: digests,
+		Routing: &routing, Digests: digests, Loops: cfg.Runtime.EventLoops,
 	})
 	if err != nil {
 		return err
