@@ -32,10 +32,10 @@ type FD struct {
 }
 
 // Register adds fd, a non-blocking socket, to the loop; the FD owns it from
-// then on (Close closes it). Loop goroutine only.
+// then on (Close closes it). On an error the caller still owns fd. Loop
+// goroutine only.
 func (l *Loop) Register(fd int) (*FD, error) {
 	if l.closing {
-		syscall.Close(fd)
 		return nil, ErrLoopClosed
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(fd)}

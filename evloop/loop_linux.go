@@ -143,7 +143,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		l.runPosted()
 		l.runReady()
-		if l.closing && l.tasks == 0 {
+		if l.closing && l.tasks == 0 && len(l.runq) == 0 && l.stopIfIdle() {
 			return nil
 		}
 		timeout := -1
@@ -154,7 +154,8 @@ func (l *Loop) Run(ctx context.Context) error {
 			if d <= 0 {
 				timeout = 0
 			} else {
-				timeout = int((d + time.Millisecond - 1) / time.Millisecond)
+				// Rounded up, and at most an hour: the kernel takes an int.
+				timeout = int((min(d, time.Hour) + time.Millisecond - 1) / time.Millisecond)
 			}
 		}
 		n, err := l.wait(events, timeout)
@@ -214,6 +215,18 @@ func (l *Loop) drainEventfd() {
 	l.mu.Lock()
 	l.notified = false
 	l.mu.Unlock()
+}
+
+// stopIfIdle stops taking posts unless some came in meanwhile (they run
+// first: a Go or Post that reported true is never dropped).
+func (l *Loop) stopIfIdle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.posted) > 0 {
+		return false
+	}
+	l.stopped = true
+	return true
 }
 
 func (l *Loop) hasPosted() bool {

@@ -487,3 +487,78 @@ func TestRawWaitStopsForGC(t *testing.T) {
 		t.Fatal("a raw-wait loop did not stop")
 	}
 }
+
+// A Go that reports true runs its task even when the loop is shutting down
+// at that moment (it used to be dropped now and then, and a caller waiting
+// for the task hung).
+func TestGoDuringShutdownIsNotLost(t *testing.T) {
+	for i := range 3000 {
+		l, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		if i%2 == 0 {
+			time.Sleep(time.Duration(i%5) * 10 * time.Microsecond)
+		}
+		ran := make(chan struct{})
+		go cancel()
+		if l.Go(func(*Task) { close(ran) }) {
+			select {
+			case <-ran:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("round %d: Go reported true but its task never ran", i)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Attaching to a loop that is closing fails and leaves the descriptor to the
+// Conn, which closes it once.
+func TestAttachToClosingLoop(t *testing.T) {
+	l, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	fd, _ := pair(t)
+	c := &Conn{fd: fd}
+	res := make(chan error, 1)
+	l.Go(func(tk *Task) {
+		_ = tk.Block(func() {
+			cancel()
+			time.Sleep(20 * time.Millisecond) // the loop starts closing meanwhile
+		})
+		res <- c.Attach(tk)
+	})
+	if err := <-res; !errors.Is(err, ErrLoopClosed) {
+		t.Fatalf("attach to a closing loop: %v", err)
+	}
+	if _, err := unixFcntl(fd); err != nil {
+		t.Fatalf("the descriptor was closed by the failed attach: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("close after the failed attach: %v", err)
+	}
+	if _, err := unixFcntl(fd); err == nil {
+		t.Fatal("the descriptor is still open after Close")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func unixFcntl(fd int) (uintptr, error) {
+	r, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return r, nil
+}

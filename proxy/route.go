@@ -603,14 +603,7 @@ func (s *Session) getBackend(ctx context.Context, pool *Pool, key poolKey, pw st
 			pool.discard(be)
 			return nil, err
 		}
-		if !be.needPing {
-			return be, nil
-		}
-		be.needPing = false
-		_ = be.w.SetDeadline(time.Now().Add(s.srv.poolLimits().ConnectTimeout))
-		_, err = be.simple([]byte{wire.ComPing})
-		_ = be.w.SetDeadline(time.Time{})
-		if err == nil {
+		if !be.needPing || s.pingIdle(be) == nil {
 			return be, nil
 		}
 		pool.discard(be) // dead while idle: try the next

@@ -195,11 +195,11 @@ func New(o Options) (*Server, error) {
 // on 2 cores: 38–44 µs of proxy CPU per query against 48–53 with waits
 // through the runtime. The other goroutines (logins, monitor, admin, the
 // work a session hands off) need a P of their own: GOMAXPROCS is raised to
-// n+1 when lower (process-wide).
+// n+1 when lower (process-wide), and fixed there.
 func (s *Server) startLoops(n int) error {
-	if runtime.GOMAXPROCS(0) < n+1 {
-		runtime.GOMAXPROCS(n + 1)
-	}
+	// Set even when already enough: an explicit setting also stops the
+	// runtime from lowering it later (cgroup limits).
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), n+1))
 	ctx, cancel := context.WithCancel(context.Background())
 	for range n {
 		l, err := evloop.NewWithOptions(evloop.Options{RawWait: true})
@@ -483,11 +483,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	// check's backend goes back to its pool (a loop session uses the loop
 	// pools).
 	var lc *evloop.Conn
-	if loop := s.loopFor(); loop != nil && !isTLS && isSocket(raw) {
+	if s.loopsOn() && !isTLS && isSocket(raw) {
 		if c, err := evloop.DetachConn(raw); err != nil {
 			s.log.Debug("session stays off the event loops", "client", remote, "err", err)
 		} else {
-			lc, sess.loop = c, loop
+			lc = c
 			raw = c
 		}
 	}
@@ -500,6 +500,9 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	sess.mu.Lock()
 	sess.sc = sc
 	sess.cw = wire.NewConn(raw, 16<<10)
+	if lc != nil {
+		sess.loop = s.loopFor()
+	}
 	sess.caps = sc.Capability()
 	sess.coll = sc.Charset()
 	sess.db = h.db
@@ -547,6 +550,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			sess.cleanup()
 			return
 		}
+		sess.pingIdled()
 		sess.run(ctx)
 	})
 	if !ok {

@@ -457,12 +457,45 @@ func (s *Session) cleanup() {
 
 // park runs fn, which may wait on channels, timers or Go's netpoller: on an
 // event loop through Task.Block, so the loop's other sessions go on.
+//
+// A panic in fn is raised again in the session, where handle recovers it
+// (a goroutine's panic would end the process).
 func (s *Session) park(fn func()) {
-	if s.task != nil {
-		_ = s.task.Block(fn) // returns once fn has
+	if s.task == nil {
+		fn()
 		return
 	}
-	fn()
+	var p any
+	_ = s.task.Block(func() { // returns once fn has
+		defer func() { p = recover() }()
+		fn()
+	})
+	if p != nil {
+		panic(p)
+	}
+}
+
+// pingIdled pings, on a loop, the connections the session got at login
+// that idled long enough to need it (Pool.Get leaves that to the task);
+// one that fails is dropped, and the session gets another when it needs it.
+func (s *Session) pingIdled() {
+	for _, be := range s.conns {
+		if !be.needPing {
+			continue
+		}
+		if err := s.pingIdle(be); err != nil {
+			s.dropConn(be, true)
+		}
+	}
+}
+
+// pingIdle pings a loop connection that idled past PingAfter.
+func (s *Session) pingIdle(be *Backend) error {
+	be.needPing = false
+	_ = be.w.SetDeadline(time.Now().Add(s.srv.poolLimits().ConnectTimeout))
+	_, err := be.simple([]byte{wire.ComPing})
+	_ = be.w.SetDeadline(time.Time{})
+	return err
 }
 
 // onLoop runs fn against the client conn where it may touch it: on the
