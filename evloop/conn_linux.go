@@ -80,13 +80,10 @@ func (c *Conn) Release() {
 		c.f, c.t = nil, nil
 		return
 	}
-	c.rdl, c.wdl = c.f.rdl, c.f.wdl
+	c.rdl, c.wdl = c.f.r.dl, c.f.w.dl
 	c.f.unregister()
 	c.f, c.t = nil, nil
 }
-
-// Attached reports whether the Conn is on a loop now.
-func (c *Conn) Attached() bool { return c.f != nil }
 
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.closed {

@@ -17,18 +17,40 @@ import (
 // methods run on the loop goroutine (from a task, or a function given to
 // Post). One task may read while another writes.
 type FD struct {
-	l              *Loop
-	fd             int
-	rready, wready bool  // an edge came while nobody waited
-	rwait, wwait   *Task // the task waiting to read, to write
-	rdl, wdl       time.Time
-	rt, wt         timer // deadline timers, in the heap while armed
-	closed         bool
+	l      *Loop
+	fd     int
+	r, w   side // reading, writing
+	closed bool
 	// drained: the last read got less than it asked for, so the socket is
 	// empty and the next read can wait at once instead of failing with
 	// EAGAIN first. Not after a hang-up was reported (hup): an end of
 	// stream that came with the data's edge gets no edge of its own.
 	drained, hup bool
+}
+
+// side is one direction of an FD.
+type side struct {
+	ready bool      // an edge came while nobody waited
+	wait  *Task     // the task waiting
+	dl    time.Time // deadline, zero for none
+	tm    timer     // deadline timer, in the heap while armed
+}
+
+func (f *FD) side(write bool) *side {
+	if write {
+		return &f.w
+	}
+	return &f.r
+}
+
+// edge wakes the side's waiter, or keeps the edge for the next wait.
+func (sd *side) edge(l *Loop) {
+	if t := sd.wait; t != nil {
+		sd.wait = nil
+		l.ready(t, wakeReady)
+	} else {
+		sd.ready = true
+	}
 }
 
 // Register adds fd, a non-blocking socket, to the loop; the FD owns it from
@@ -45,34 +67,21 @@ func (l *Loop) Register(fd int) (*FD, error) {
 	// A new registration reports the current state as one edge, so
 	// readiness from before is not lost.
 	f := &FD{l: l, fd: fd}
-	f.rt = timer{f: f, idx: -1}
-	f.wt = timer{f: f, idx: -1, write: true}
+	f.r.tm = timer{f: f, idx: -1}
+	f.w.tm = timer{f: f, idx: -1, write: true}
 	l.setFD(fd, f)
 	return f, nil
 }
-
-// Fd returns the descriptor (for setsockopt and the like).
-func (f *FD) Fd() int { return f.fd }
 
 func (f *FD) ready(ev uint32) {
 	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		f.hup = true
 	}
 	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		if t := f.rwait; t != nil {
-			f.rwait = nil
-			f.l.ready(t, wakeReady)
-		} else {
-			f.rready = true
-		}
+		f.r.edge(f.l)
 	}
 	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		if t := f.wwait; t != nil {
-			f.wwait = nil
-			f.l.ready(t, wakeReady)
-		} else {
-			f.wready = true
-		}
+		f.w.edge(f.l)
 	}
 }
 
@@ -83,22 +92,19 @@ func (f *FD) wait(t *Task, write bool) error {
 	if f.closed {
 		return net.ErrClosed
 	}
-	rdy, waiter := &f.rready, &f.rwait
-	if write {
-		rdy, waiter = &f.wready, &f.wwait
-	}
-	if *rdy {
-		*rdy = false
+	sd := f.side(write)
+	if sd.ready {
+		sd.ready = false
 		return nil
 	}
-	if dl := f.deadline(write); !dl.IsZero() && !dl.After(time.Now()) {
+	if !sd.dl.IsZero() && !sd.dl.After(time.Now()) {
 		return os.ErrDeadlineExceeded
 	}
-	*waiter = t
-	f.armTimer(write)
+	sd.wait = t
+	f.armTimer(sd)
 	why, err := t.suspend()
 	if err != nil {
-		*waiter = nil
+		sd.wait = nil
 		return err
 	}
 	switch why {
@@ -110,85 +116,55 @@ func (f *FD) wait(t *Task, write bool) error {
 	return nil
 }
 
-func (f *FD) deadline(write bool) time.Time {
-	if write {
-		return f.wdl
-	}
-	return f.rdl
-}
-
-// armTimer makes sure the deadline timer of a wait in one direction fires
-// no later than the deadline. Timers are lazy: a wait that ends otherwise
-// leaves its timer in the heap, and a timer that fires early (the deadline
-// moved on) is pushed again, so the common wait costs no heap operation.
-func (f *FD) armTimer(write bool) {
-	tm := &f.rt
-	if write {
-		tm = &f.wt
-	}
-	dl := f.deadline(write)
-	if dl.IsZero() {
-		return
-	}
+// armTimer makes sure the deadline timer of a side's wait fires no later
+// than the deadline. Timers are lazy: a wait that ends otherwise leaves its
+// timer in the heap, and a timer that fires early (the deadline moved on)
+// is pushed again, so the common wait costs no heap operation.
+func (f *FD) armTimer(sd *side) {
+	tm := &sd.tm
 	switch {
+	case sd.dl.IsZero():
 	case tm.idx < 0:
-		tm.when = dl
+		tm.when = sd.dl
 		heap.Push(&f.l.timers, tm)
-	case dl.Before(tm.when):
-		tm.when = dl
+	case sd.dl.Before(tm.when):
+		tm.when = sd.dl
 		heap.Fix(&f.l.timers, tm.idx)
 	}
 }
 
-// timerFired handles a popped deadline timer.
-func (f *FD) timerFired(write bool, now time.Time) {
-	if f.closed {
-		return
-	}
-	waiter := &f.rwait
-	if write {
-		waiter = &f.wwait
-	}
-	dl := f.deadline(write)
-	if *waiter == nil || dl.IsZero() {
+// timerFired handles a side's deadline timer, popped or due.
+func (f *FD) timerFired(sd *side, now time.Time) {
+	if f.closed || sd.wait == nil || sd.dl.IsZero() {
 		return // nobody waits, or no deadline any more: the next wait re-arms
 	}
-	if dl.After(now) {
-		f.armTimer(write) // fired early: the deadline moved on
+	if sd.dl.After(now) {
+		f.armTimer(sd) // fired early: the deadline moved on
 		return
 	}
-	t := *waiter
-	*waiter = nil
+	t := sd.wait
+	sd.wait = nil
 	f.l.ready(t, wakeDeadline)
 }
 
 // SetReadDeadline sets when reads (and a read waiting now) fail with
 // os.ErrDeadlineExceeded; zero means never.
-func (f *FD) SetReadDeadline(d time.Time) {
-	f.rdl = d
-	f.deadlineChanged(false)
-}
+func (f *FD) SetReadDeadline(d time.Time) { f.setDeadline(&f.r, d) }
 
 // SetWriteDeadline is SetReadDeadline for writes.
-func (f *FD) SetWriteDeadline(d time.Time) {
-	f.wdl = d
-	f.deadlineChanged(true)
-}
+func (f *FD) SetWriteDeadline(d time.Time) { f.setDeadline(&f.w, d) }
 
-// deadlineChanged applies a new deadline to a wait in progress.
-func (f *FD) deadlineChanged(write bool) {
-	waiter := f.rwait
-	if write {
-		waiter = f.wwait
-	}
-	if waiter == nil || f.closed {
+// setDeadline applies a new deadline, to a wait in progress too.
+func (f *FD) setDeadline(sd *side, d time.Time) {
+	sd.dl = d
+	if sd.wait == nil || f.closed {
 		return
 	}
-	if dl := f.deadline(write); !dl.IsZero() && !dl.After(time.Now()) {
-		f.timerFired(write, time.Now())
+	if now := time.Now(); !d.IsZero() && !d.After(now) {
+		f.timerFired(sd, now)
 		return
 	}
-	f.armTimer(write)
+	f.armTimer(sd)
 }
 
 // SetDeadline sets both deadlines.
@@ -204,7 +180,7 @@ func (f *FD) Read(t *Task, p []byte) (int, error) {
 		return 0, nil
 	}
 	if f.drained {
-		// Any edge since the short read was kept (rready), so waiting
+		// Any edge since the short read was kept (side.ready), so waiting
 		// first loses nothing.
 		f.drained = false
 		if err := f.wait(t, false); err != nil {
@@ -279,18 +255,14 @@ func (f *FD) unregister() {
 	f.closed = true
 	_ = syscall.EpollCtl(f.l.epfd, syscall.EPOLL_CTL_DEL, f.fd, nil)
 	f.l.setFD(f.fd, nil)
-	for _, tm := range []*timer{&f.rt, &f.wt} {
-		if tm.idx >= 0 {
-			heap.Remove(&f.l.timers, tm.idx)
+	for _, sd := range []*side{&f.r, &f.w} {
+		if sd.tm.idx >= 0 {
+			heap.Remove(&f.l.timers, sd.tm.idx)
 		}
-	}
-	if t := f.rwait; t != nil {
-		f.rwait = nil
-		f.l.ready(t, wakeClosed)
-	}
-	if t := f.wwait; t != nil {
-		f.wwait = nil
-		f.l.ready(t, wakeClosed)
+		if t := sd.wait; t != nil {
+			sd.wait = nil
+			f.l.ready(t, wakeClosed)
+		}
 	}
 }
 

@@ -293,7 +293,7 @@ func (l *Loop) ready(t *Task, why wakeReason) {
 func (l *Loop) expire(now time.Time) {
 	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
 		tm := heap.Pop(&l.timers).(*timer)
-		tm.f.timerFired(tm.write, now)
+		tm.f.timerFired(tm.f.side(tm.write), now)
 	}
 }
 

@@ -16,16 +16,23 @@ import (
 	"time"
 )
 
-// startLoop runs a loop until the test ends and waits for Run to return.
-func startLoop(t *testing.T) *Loop {
+// runLoop starts a loop; cancel stops it and done gets Run's result.
+func runLoop(t *testing.T, o Options) (l *Loop, cancel context.CancelFunc, done <-chan error) {
 	t.Helper()
-	l, err := New()
+	l, err := NewWithOptions(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	d := make(chan error, 1)
+	go func() { d <- l.Run(ctx) }()
+	return l, cancel, d
+}
+
+// startLoop runs a loop until the test ends and waits for Run to return.
+func startLoop(t *testing.T) *Loop {
+	t.Helper()
+	l, cancel, done := runLoop(t, Options{})
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -308,13 +315,7 @@ func TestManyTasks(t *testing.T) {
 // Shutting a loop down closes its sockets; the tasks see net.ErrClosed and
 // Run returns once they have.
 func TestShutdown(t *testing.T) {
-	l, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	l, cancel, done := runLoop(t, Options{})
 	errc := make(chan error, 3)
 	for range 3 {
 		fd, _ := pair(t)
@@ -443,13 +444,7 @@ func TestRawWaitStopsForGC(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
-	l, err := NewWithOptions(Options{RawWait: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	l, cancel, done := runLoop(t, Options{RawWait: true})
 	time.Sleep(20 * time.Millisecond) // let it block in its wait
 	gcs := make(chan struct{})
 	go func() {
@@ -493,13 +488,7 @@ func TestRawWaitStopsForGC(t *testing.T) {
 // for the task hung).
 func TestGoDuringShutdownIsNotLost(t *testing.T) {
 	for i := range 3000 {
-		l, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- l.Run(ctx) }()
+		l, cancel, done := runLoop(t, Options{})
 		if i%2 == 0 {
 			time.Sleep(time.Duration(i%5) * 10 * time.Microsecond)
 		}
@@ -521,13 +510,7 @@ func TestGoDuringShutdownIsNotLost(t *testing.T) {
 // Attaching to a loop that is closing fails and leaves the descriptor to the
 // Conn, which closes it once.
 func TestAttachToClosingLoop(t *testing.T) {
-	l, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	l, cancel, done := runLoop(t, Options{})
 	fd, _ := pair(t)
 	c := &Conn{fd: fd}
 	res := make(chan error, 1)

@@ -42,7 +42,6 @@ func (t *Task) Go(func(*Task))                   {}
 func (t *Task) Block(fn func()) error            { fn(); return nil }
 func (c *Conn) Attach(*Task) error               { return errNotLinux }
 func (c *Conn) Release()                         {}
-func (c *Conn) Attached() bool                   { return false }
 func (c *Conn) Read([]byte) (int, error)         { return 0, errNotLinux }
 func (c *Conn) Write([]byte) (int, error)        { return 0, errNotLinux }
 func (c *Conn) Close() error                     { return errNotLinux }
