@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/switchyard/switchyard/admin"
+	"github.com/switchyard/switchyard/asynclog"
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/failover"
 	"github.com/switchyard/switchyard/gtid"
@@ -51,7 +53,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	level := new(slog.LevelVar)
-	log := newLogger(stderr, cfg, level)
+	// Logging never blocks a session (see package asynclog); up to 1 MiB
+	// waits for a slow output, and what is queued is written out on exit.
+	logw := asynclog.New(stderr, 1<<20)
+	defer logw.Close(2 * time.Second)
+	log := newLogger(logw, cfg, level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)

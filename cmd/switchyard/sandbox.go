@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/admin"
+	"github.com/switchyard/switchyard/asynclog"
 	"github.com/switchyard/switchyard/cluster"
 	"github.com/switchyard/switchyard/config"
 )
@@ -45,7 +46,9 @@ func cmdSandbox(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level.Set(slog.LevelDebug)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logw := asynclog.New(stderr, 1<<20) // as in run
+	defer logw.Close(2 * time.Second)
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
 
 	// Check the proxy ports before starting servers, so a taken port costs nothing.
 	for _, a := range []struct{ flag, addr string }{{"--listen", *listen}, {"--admin-listen", *adminListen}, {"--http-listen", *httpListen}} {
