@@ -33,6 +33,9 @@ import (
 	"unsafe"
 )
 
+// Supported reports whether loops can run here (Linux: yes).
+const Supported = true
+
 // ErrLoopClosed is returned by a task's waits once its loop shuts down.
 var ErrLoopClosed = errors.New("evloop: loop closed")
 
@@ -56,6 +59,7 @@ type Loop struct {
 	tasks   int
 	closing bool
 	raw     bool // Options.RawWait
+	dozing  bool // raw, but idle: waits go through the runtime until events come
 }
 
 // Options tune a loop.
@@ -119,6 +123,14 @@ func (l *Loop) Post(fn func()) bool {
 	return true
 }
 
+// Stopped reports whether the loop has stopped taking tasks and posts (it
+// shut down, or its epoll set broke).
+func (l *Loop) Stopped() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stopped
+}
+
 // Go starts fn as a task on the loop. It reports false once the loop has
 // stopped.
 func (l *Loop) Go(fn func(t *Task)) bool {
@@ -160,7 +172,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		n, err := l.wait(events, timeout)
 		if err != nil {
-			return err
+			return l.fail(err)
 		}
 		for i := range n {
 			ev := &events[i]
@@ -181,6 +193,27 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
+// fail ends a loop whose epoll set broke (it should not happen: only a bad
+// descriptor or argument fails epoll_pwait): every FD is closed, so the
+// tasks waiting on sockets get net.ErrClosed, and the loop goes on running
+// tasks and posts, polling every millisecond, until all tasks are done.
+// Sessions end instead of hanging.
+func (l *Loop) fail(err error) error {
+	err = fmt.Errorf("epoll_pwait: %w", err)
+	l.closing = true
+	l.closeAll()
+	for {
+		l.runPosted()
+		l.runReady()
+		if l.tasks == 0 && len(l.runq) == 0 && l.stopIfIdle() {
+			return err
+		}
+		if len(l.runq) == 0 && !l.hasPosted() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 // wait is epoll_pwait. A wait that may block goes through the runtime's
 // syscall path, so the P is handed to other goroutines meanwhile, unless
 // RawWait; a poll with no timeout stays raw (it returns at once).
@@ -189,21 +222,30 @@ func (l *Loop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 		var r uintptr
 		var e syscall.Errno
 		p := uintptr(unsafe.Pointer(&events[0]))
-		if timeout == 0 || l.raw {
+		raw := timeout == 0 || (l.raw && !l.dozing)
+		if raw {
 			r, _, e = syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), uintptr(timeout), 0, 0)
 		} else {
 			r, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), p, uintptr(len(events)), uintptr(timeout), 0, 0)
 		}
 		if e == syscall.EINTR {
-			if l.raw {
+			if raw && timeout != 0 {
 				// Likely the runtime's preemption signal: back through
-				// Run's loop, whose calls let it stop this goroutine.
+				// Run's loop, whose calls let it stop this goroutine. The
+				// runtime preempts a goroutine after 10 ms, so the loop has
+				// most likely been idle that long: it dozes, waiting
+				// through the runtime (no signal every 10 ms, the P free)
+				// until a wait returns events.
+				l.dozing = true
 				return 0, nil
 			}
 			continue
 		}
 		if e != 0 {
-			return 0, fmt.Errorf("epoll_pwait: %w", e)
+			return 0, e
+		}
+		if r > 0 {
+			l.dozing = false
 		}
 		return int(r), nil
 	}

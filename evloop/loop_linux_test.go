@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -544,4 +545,65 @@ func unixFcntl(fd int) (uintptr, error) {
 		return 0, e
 	}
 	return r, nil
+}
+
+// A loop whose epoll set breaks ends its tasks (their sockets close) and
+// returns the error, instead of leaving them suspended for ever.
+func TestBrokenEpollEndsTasks(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		l, cancel, done := runLoop(t, Options{RawWait: raw})
+		defer cancel()
+		fd, _ := pair(t)
+		readErr := make(chan error, 1)
+		blocked := make(chan struct{})
+		l.Go(func(tk *Task) {
+			f, err := tk.Loop().Register(fd)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			close(blocked)
+			_, err = f.Read(tk, make([]byte, 16))
+			readErr <- err
+		})
+		blockDone := make(chan error, 1)
+		l.Go(func(tk *Task) {
+			blockDone <- tk.Block(func() { time.Sleep(50 * time.Millisecond) })
+		})
+		<-blocked
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(p[0])
+		defer syscall.Close(p[1])
+		// The loop's epoll descriptor becomes a pipe: the next wait fails.
+		l.Post(func() {
+			if err := syscall.Dup3(p[0], l.epfd, syscall.O_CLOEXEC); err != nil {
+				panic(err)
+			}
+		})
+		select {
+		case err := <-readErr:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("raw=%v: read on a broken loop: %v, want net.ErrClosed", raw, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("raw=%v: the reading task hangs on a broken loop", raw)
+		}
+		if err := <-blockDone; err != nil {
+			t.Fatalf("raw=%v: Block on a broken loop: %v", raw, err)
+		}
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "epoll_pwait") {
+				t.Fatalf("raw=%v: Run returned %v, want the epoll_pwait error", raw, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("raw=%v: Run did not return after its tasks ended", raw)
+		}
+		if l.Go(func(*Task) {}) {
+			t.Fatalf("raw=%v: a broken loop took a new task", raw)
+		}
+	}
 }

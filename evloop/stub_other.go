@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// Supported reports whether loops can run here (Linux only).
+const Supported = false
+
 var (
 	errNotLinux = errors.New("evloop: event loops need Linux (epoll)")
 	// ErrLoopClosed is returned by a task's waits once its loop shuts down.
@@ -37,6 +40,7 @@ func DetachConn(net.Conn) (*Conn, error)         { return nil, errNotLinux }
 func (l *Loop) Run(context.Context) error        { return errNotLinux }
 func (l *Loop) Post(func()) bool                 { return false }
 func (l *Loop) Go(func(*Task)) bool              { return false }
+func (l *Loop) Stopped() bool                    { return true }
 func (t *Task) Loop() *Loop                      { return nil }
 func (t *Task) Go(func(*Task))                   {}
 func (t *Task) Block(fn func()) error            { fn(); return nil }

@@ -573,10 +573,17 @@ func (m *Monitor) Run(ctx context.Context) {
 }
 
 func (m *Monitor) close() {
+	// Closed outside the lock: DB.Close waits for running queries, and
+	// Isolated (asked on the proxy's dial path, from event loops too) takes
+	// the lock.
 	m.dbMu.Lock()
-	defer m.dbMu.Unlock()
+	dbs := make([]*sql.DB, 0, len(m.dbs))
 	for _, db := range m.dbs {
-		_ = db.Close()
+		dbs = append(dbs, db)
 	}
 	clear(m.dbs)
+	m.dbMu.Unlock()
+	for _, db := range dbs {
+		_ = db.Close()
+	}
 }
