@@ -29,8 +29,12 @@ test:
 	./scripts/ensure-deps.sh sysbench chromium
 	$(MAKE) vet
 	$(GO) test $(GOTESTFLAGS) ./...
-	# The proxy's suites again with sessions on event loops (runtime.event_loops).
-	SWITCHYARD_LOOPS=2 $(GO) test $(GOTESTFLAGS) ./proxy ./integration ./admin ./httpapi ./cmd/...
+	# Both ways of running sessions get every suite: the suites that build a
+	# proxy in the test run goroutines above (proxy.Options.Loops is 0) and
+	# event loops here; the binary (cmd) runs event loops above (the
+	# default, runtime.event_loops: auto) and goroutines here.
+	SWITCHYARD_LOOPS=2 $(GO) test $(GOTESTFLAGS) ./proxy ./integration ./admin ./httpapi
+	SWITCHYARD_LOOPS=0 $(GO) test $(GOTESTFLAGS) ./cmd/...
 
 # Switchyard against a direct connection and HAProxy (TCP mode) on a sandbox
 # cluster: sysbench matrix, 1 GB stream, idle clients. BENCH_FLAGS="--time 5".

@@ -68,7 +68,7 @@ var tables = []table{
 		rows: nodeRows},
 	{name: "sessions", doc: "client sessions of the proxy",
 		cols: cols("id INTEGER", "user TEXT", "client TEXT", "db TEXT", "backend TEXT", "route TEXT", "pinned TEXT",
-			"in_transaction INTEGER", "statement TEXT", "statement_seconds REAL", "connected_seconds REAL"),
+			"in_transaction INTEGER", "statement TEXT", "statement_seconds REAL", "connected_seconds REAL", "event_loop INTEGER"),
 		rows: sessionRows},
 	{name: "events", doc: "failovers, switchovers, drills, node state changes",
 		cols: cols("time TEXT", "kind TEXT", "node TEXT", "reason TEXT", "detail TEXT", "outcome TEXT",
@@ -152,7 +152,7 @@ func sessionRows(s *Server) [][]any {
 			connSecs = now.Sub(si.Started).Seconds()
 		}
 		out = append(out, []any{int64(si.ID), si.User, si.Client, si.DB, si.Backend, si.Route, si.Pinned,
-			b2i(si.InTx), si.Statement, stmtSecs, connSecs})
+			b2i(si.InTx), si.Statement, stmtSecs, connSecs, b2i(si.OnLoop)})
 	}
 	return out
 }
@@ -237,6 +237,7 @@ func metricRows(s *Server) [][]any {
 		{"writes_held", m.WritesHeld}, {"hold_timeouts", m.HoldTimeouts},
 		{"gtid_waits", m.GTIDWaits}, {"gtid_wait_ms", m.GTIDWaitNanos / 1e6},
 		{"sessions", uint64(len(s.o.Proxy.Sessions()))},
+		{"event_loops", uint64(s.o.Proxy.EventLoops())},
 	}
 	out := make([][]any, len(kv))
 	for i, e := range kv {

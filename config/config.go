@@ -241,10 +241,14 @@ const (
 // Runtime tunes how the proxy runs its sessions.
 type Runtime struct {
 	// EventLoops, when above zero, runs sessions on that many event loops
-	// (a locked thread and epoll set each) instead of a goroutine each.
-	// Experimental; 0 (the default) keeps goroutines. Needs a restart.
+	// (a locked thread and epoll set each) instead of a goroutine each; 0
+	// keeps goroutines; EventLoopsAuto (the default, "auto") is one loop
+	// per CPU the process may use, on Linux. Needs a restart.
 	EventLoops int
 }
+
+// EventLoopsAuto is runtime.event_loops: auto.
+const EventLoopsAuto = -1
 
 type Log struct {
 	Level  slog.Level // one of slog.LevelDebug, LevelInfo, LevelWarn, LevelError
@@ -293,7 +297,8 @@ func Default() *Config {
 			GracePeriod: 2 * time.Second,
 			Hooks:       Hooks{Timeout: 30 * time.Second},
 		},
-		Log: Log{Level: slog.LevelInfo, Format: LogText},
+		Log:     Log{Level: slog.LevelInfo, Format: LogText},
+		Runtime: Runtime{EventLoops: EventLoopsAuto},
 	}
 }
 

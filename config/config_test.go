@@ -134,6 +134,21 @@ func TestParseGood(t *testing.T) {
 				t.Error(c.Runtime.EventLoops)
 			}
 		}},
+		{"event loops off", "runtime:\n  event_loops: 0\n", func(t *testing.T, c *Config) {
+			if c.Runtime.EventLoops != 0 {
+				t.Error(c.Runtime.EventLoops)
+			}
+		}},
+		{"event loops auto", "runtime:\n  event_loops: auto\n", func(t *testing.T, c *Config) {
+			if c.Runtime.EventLoops != EventLoopsAuto {
+				t.Error(c.Runtime.EventLoops)
+			}
+		}},
+		{"event loops auto by default", "log:\n  level: warn\n", func(t *testing.T, c *Config) {
+			if c.Runtime.EventLoops != EventLoopsAuto {
+				t.Error(c.Runtime.EventLoops)
+			}
+		}},
 		{"aliases", "limits:\n  connect_timeout: &t 7s\n  handshake_timeout: *t\n", func(t *testing.T, c *Config) {
 			if c.Limits.HandshakeTimeout != 7*time.Second {
 				t.Error(c.Limits.HandshakeTimeout)
@@ -195,7 +210,9 @@ func TestParseBad(t *testing.T) {
 		{"negative limit", base + "limits:\n  max_client_connections: -5\n",
 			[]string{"cfg.yaml:13: limits.max_client_connections: must be a positive integer, got -5"}},
 		{"event loops out of range", base + "runtime:\n  event_loops: 300\n",
-			[]string{"cfg.yaml:13: runtime.event_loops: must be between 0 (off) and 256, got 300"}},
+			[]string{"cfg.yaml:13: runtime.event_loops: must be auto, or between 0 (off) and 256, got 300"}},
+		{"event loops not a number", base + "runtime:\n  event_loops: many\n",
+			[]string{"cfg.yaml:13: runtime.event_loops: must be an integer, got \"many\""}},
 		{"unknown top key", base + "lisen: 127.0.0.1:1\n",
 			[]string{"cfg.yaml:12: lisen: unknown key; did you mean listen?"}},
 		{"unknown nested key", base + "limits:\n  max_clients: 5\n",

@@ -216,12 +216,16 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	enum(l, "format", &c.Log.Format, LogText, LogJSON)
 
 	rt := top.sub("runtime", "event_loops")
-	rt.integer("event_loops", &c.Runtime.EventLoops, func(v int64) string {
-		if v < 0 || v > 256 {
-			return "must be between 0 (off) and 256"
-		}
-		return ""
-	})
+	if v := rt.vals["event_loops"]; v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && v.Value == "auto" {
+		c.Runtime.EventLoops = EventLoopsAuto
+	} else {
+		rt.integer("event_loops", &c.Runtime.EventLoops, func(v int64) string {
+			if v < 0 || v > 256 {
+				return "must be auto, or between 0 (off) and 256"
+			}
+			return ""
+		})
+	}
 
 	d.listenConflicts(c)
 	return c

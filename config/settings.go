@@ -147,7 +147,11 @@ func (c *Config) settings(reveal bool) []Setting {
 
 	add("log.level", levelName(c.Log.Level))
 	add("log.format", string(c.Log.Format))
-	add("runtime.event_loops", strconv.Itoa(c.Runtime.EventLoops))
+	loops := strconv.Itoa(c.Runtime.EventLoops)
+	if c.Runtime.EventLoops == EventLoopsAuto {
+		loops = "auto"
+	}
+	add("runtime.event_loops", loops)
 	return out
 }
 

@@ -218,6 +218,9 @@ func TestMetricsMove(t *testing.T) {
 	if got := metric(t, after, `switchyard_client_connections`); got < 1 {
 		t.Errorf("client_connections = %v with a connection held", got)
 	}
+	if got, want := metric(t, after, `switchyard_event_loops`), float64(e.srv.EventLoops()); got != want {
+		t.Errorf("event_loops = %v, want %v", got, want)
+	}
 	opened := 0.0
 	for _, n := range []string{"db1", "db2", "db3"} {
 		if v := metric(t, after, `switchyard_backend_connections{node="`+n+`",state="open"}`); v > 0 {

@@ -37,7 +37,7 @@ type collector struct {
 	clients, stmts, retries, fallbacks, gtidWaits, gtidWaitSec, held, holdTimeouts    *prometheus.Desc
 	poolConns, poolDials, poolDialErrs, poolReuses, poolResets, poolWaits, poolWaitTO *prometheus.Desc
 	lag, state, role, ioRunning, sqlRunning, epoch, masterKnown, failoverActive       *prometheus.Desc
-	operations, problems                                                              *prometheus.Desc
+	operations, problems, loops                                                       *prometheus.Desc
 
 	// Failovers and switchovers are counted from the manager's bounded event
 	// ring; the tally lives here so it stays monotonic when the ring wraps.
@@ -77,13 +77,14 @@ func newCollector(p *proxy.Server, store *topology.Store, fo Failover) *collecto
 		failoverActive: desc("failover_in_progress", "1 while a failover or switchover holds writes."),
 		operations:     desc("topology_changes_total", "Failovers and switchovers seen in the event history, by kind and outcome.", "kind", "outcome"),
 		problems:       desc("problems", "Problems the failure analysis currently reports."),
+		loops:          desc("event_loops", "Event loops running sessions (runtime.event_loops); 0 when every session is a goroutine."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.clients, c.stmts, c.retries, c.fallbacks, c.gtidWaits, c.gtidWaitSec, c.held, c.holdTimeouts,
 		c.poolConns, c.poolDials, c.poolDialErrs, c.poolReuses, c.poolResets, c.poolWaits, c.poolWaitTO,
-		c.lag, c.state, c.role, c.ioRunning, c.sqlRunning, c.epoch, c.masterKnown, c.failoverActive, c.operations, c.problems} {
+		c.lag, c.state, c.role, c.ioRunning, c.sqlRunning, c.epoch, c.masterKnown, c.failoverActive, c.operations, c.problems, c.loops} {
 		ch <- d
 	}
 }
@@ -97,6 +98,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.proxy != nil {
 		gauge(c.clients, float64(c.proxy.SessionCount()))
+		gauge(c.loops, float64(c.proxy.EventLoops()))
 		m := c.proxy.Metrics()
 		for _, r := range []struct {
 			route    string

@@ -18,6 +18,9 @@ import (
 // (the kill's own connection is made off the loop, the wake-up is posted to
 // it) and the others go on.
 func TestEventLoops(t *testing.T) {
+	if os.Getenv("SWITCHYARD_LOOPS") == "0" {
+		t.Skip("SWITCHYARD_LOOPS=0 turns the loops off for this run")
+	}
 	e := startEnv(t, envOptions{proxy: func(o *proxy.Options) { o.Loops = 2 }})
 	ensureTestDB(t, e.c)
 	ctx := t.Context()
@@ -137,7 +140,7 @@ func TestEventLoops(t *testing.T) {
 
 // Without event loops sessions are goroutines.
 func TestEventLoopsOff(t *testing.T) {
-	if os.Getenv("SWITCHYARD_LOOPS") != "" {
+	if v := os.Getenv("SWITCHYARD_LOOPS"); v != "" && v != "0" {
 		t.Skip("SWITCHYARD_LOOPS turns the loops on for this run")
 	}
 	e := startEnv(t, envOptions{})

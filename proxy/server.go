@@ -83,9 +83,37 @@ type Options struct {
 	// (package evloop) instead of a goroutine each: sessions whose client
 	// socket is plain TCP or Unix, while no backend TLS is configured
 	// (others stay goroutines). It raises GOMAXPROCS to Loops+1 when lower.
-	// Experimental (config runtime.event_loops). The environment variable
-	// SWITCHYARD_LOOPS sets it when zero, for whole test and bench runs.
+	// LoopsAuto is one loop per P (GOMAXPROCS at start) on Linux and none
+	// elsewhere; 0 keeps goroutines (config runtime.event_loops). The
+	// environment variable SWITCHYARD_LOOPS (a number, or "auto") overrides
+	// it, for whole test and bench runs in one mode.
 	Loops int
+}
+
+// LoopsAuto is Options.Loops for one event loop per P where loops run.
+const LoopsAuto = -1
+
+// resolveLoops applies SWITCHYARD_LOOPS and LoopsAuto to a Loops setting.
+func resolveLoops(n int, env string) (int, error) {
+	if env != "" {
+		if env == "auto" {
+			n = LoopsAuto
+		} else if v, err := strconv.Atoi(env); err == nil && v >= 0 && v <= 256 {
+			n = v
+		} else {
+			return 0, fmt.Errorf("SWITCHYARD_LOOPS=%q: want auto or a number from 0 to 256", env)
+		}
+	}
+	if n == LoopsAuto {
+		if !evloop.Supported {
+			return 0, nil
+		}
+		return runtime.GOMAXPROCS(0), nil
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("event loops: %d: want auto or a number from 0 to 256", n)
+	}
+	return n, nil
 }
 
 // Server accepts client connections and runs their sessions.
@@ -173,14 +201,13 @@ func New(o Options) (*Server, error) {
 	}
 	s.route.Store(&r)
 	s.SetUsers(o.Users)
-	if o.Loops == 0 {
-		// Experimental switch for whole test runs and the bench.
-		if n, err := strconv.Atoi(os.Getenv("SWITCHYARD_LOOPS")); err == nil && n > 0 {
-			o.Loops = n
-		}
+	loops, err := resolveLoops(o.Loops, os.Getenv("SWITCHYARD_LOOPS"))
+	if err != nil {
+		return nil, err
 	}
-	if o.Loops > 0 {
-		if err := s.startLoops(o.Loops); err != nil {
+	if loops > 0 && o.BackendTLS == nil {
+		// (With backend TLS every session is a goroutine: no loops.)
+		if err := s.startLoops(loops); err != nil {
 			return nil, err
 		}
 	}
@@ -218,16 +245,30 @@ func (s *Server) startLoops(n int) error {
 	return nil
 }
 
+// EventLoops returns how many event loops run sessions (0: goroutines).
+func (s *Server) EventLoops() int {
+	if !s.loopsOn() {
+		return 0
+	}
+	return len(s.loops)
+}
+
 // loopsOn reports whether sessions on plain sockets run on event loops.
 func (s *Server) loopsOn() bool { return len(s.loops) > 0 && s.beTLS == nil }
 
-// loopFor picks the loop for a new session (in turn), nil when sessions run
-// as goroutines.
+// loopFor picks the loop for a new session (in turn, passing over any that
+// stopped), nil when sessions run as goroutines.
 func (s *Server) loopFor() *evloop.Loop {
 	if !s.loopsOn() {
 		return nil
 	}
-	return s.loops[int(s.nextLoop.Add(1))%len(s.loops)]
+	n := int(s.nextLoop.Add(1))
+	for i := range s.loops {
+		if l := s.loops[(n+i)%len(s.loops)]; !l.Stopped() {
+			return l
+		}
+	}
+	return nil
 }
 
 func (s *Server) limits() *Limits { return s.lim.Load() }
@@ -415,11 +456,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.nconns.Add(-1)
-			s.handle(ctx, nc)
-		}()
+		go s.handle(ctx, nc, func() {
+			s.nconns.Add(-1)
+			s.wg.Done()
+		})
 	}
 }
 
@@ -432,8 +472,17 @@ func rejectTooMany(nc net.Conn) {
 	_ = w.WriteError(wire.NewError(erConCount, "08004", "Too many connections"))
 }
 
-// handle authenticates a client and runs its session.
-func (s *Server) handle(ctx context.Context, nc net.Conn) {
+// handle authenticates a client and runs its session; end runs once when
+// the connection is done with. A session handed to an event loop outlives
+// handle's goroutine (which would otherwise sit parked for the session's
+// life, a stack per client): its task runs end.
+func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			end()
+		}
+	}()
 	remote := nc.RemoteAddr().String()
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
@@ -483,7 +532,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	// check's backend goes back to its pool (a loop session uses the loop
 	// pools).
 	var lc *evloop.Conn
-	if s.loopsOn() && !isTLS && isSocket(raw) {
+	var loop *evloop.Loop
+	if !isTLS && isSocket(raw) {
+		loop = s.loopFor()
+	}
+	if loop != nil {
 		if c, err := evloop.DetachConn(raw); err != nil {
 			s.log.Debug("session stays off the event loops", "client", remote, "err", err)
 		} else {
@@ -501,7 +554,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	sess.sc = sc
 	sess.cw = wire.NewConn(raw, 16<<10)
 	if lc != nil {
-		sess.loop = s.loopFor()
+		sess.loop = loop
 	}
 	sess.caps = sc.Capability()
 	sess.coll = sc.Charset()
@@ -526,9 +579,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		sess.run(ctx)
 		return
 	}
-	done := make(chan struct{})
 	ok := sess.loop.Go(func(t *evloop.Task) {
-		defer close(done)
+		defer end()
 		defer func() {
 			// As above: a bug costs one session. Recovered here, inside
 			// the task, or it would end the loop and every session on it.
@@ -559,7 +611,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		sess.cleanup()
 		return
 	}
-	<-done
+	handedOff = true
 }
 
 // isSocket reports whether c is a plain TCP or Unix socket.

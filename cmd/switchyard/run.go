@@ -101,6 +101,13 @@ func proxyUsers(cfg *config.Config) []proxy.User {
 	return out
 }
 
+func proxyLoops(cfg *config.Config) int {
+	if cfg.Runtime.EventLoops == config.EventLoopsAuto {
+		return proxy.LoopsAuto
+	}
+	return cfg.Runtime.EventLoops
+}
+
 func proxyLimits(cfg *config.Config) proxy.Limits {
 	l := cfg.Limits
 	return proxy.Limits{
@@ -230,7 +237,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
 	srv, err = proxy.New(proxy.Options{
 		Users: proxyUsers(cfg), Limits: proxyLimits(cfg), TLS: ctls, RequireTLS: cfg.TLS != nil && cfg.TLS.Require,
 		BackendTLS: btls, ServerVersion: version, Topology: store, Logger: log.With("component", "proxy"),
-		Routing: &routing, Digests: digests, Loops: cfg.Runtime.EventLoops,
+		Routing: &routing, Digests: digests, Loops: proxyLoops(cfg),
 	})
 	if err != nil {
 		return err
@@ -295,7 +302,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions) error {
 			return err
 		}
 	}
-	log.Info("switchyard listening", "listen", ln.Addr().String(), "admin", cfg.Admin.Listen, "version", version)
+	log.Info("switchyard listening", "listen", ln.Addr().String(), "admin", cfg.Admin.Listen, "version", version, "event_loops", srv.EventLoops())
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +39,7 @@ func writeConfig(t *testing.T, path, listen string, c *cluster.Cluster, extraUse
 	}
 	fmt.Fprintf(&b, "monitor:\n  user: %s\n  password: %q\nreplication:\n  user: %s\n  password: %q\nadmin:\n  listen: \"\"\n",
 		c.Users.Monitor.Name, c.Users.Monitor.Password, c.Users.Repl.Name, c.Users.Repl.Password)
-	fmt.Fprintf(&b, "routing:\n  consistency: %s\nlimits:\n  shutdown_timeout: 5s\nlog:\n  level: warn\n", consistency)
+	fmt.Fprintf(&b, "routing:\n  consistency: %s\nlimits:\n  shutdown_timeout: 5s\nlog:\n  level: info\n", consistency)
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +278,19 @@ func TestReloadAndGracefulStop(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit within 15s of SIGTERM")
+	}
+	// Sessions ran on event loops (the default, one per CPU) unless the
+	// run turns them off; the SLEEP above ran on one through the drain.
+	loops := regexp.MustCompile(`switchyard listening.* event_loops=(\d+)`).FindStringSubmatch(p.stderr.String())
+	switch {
+	case loops == nil:
+		t.Errorf("no event_loops in the listening line:\n%s", p.stderr.String())
+	case os.Getenv("SWITCHYARD_LOOPS") == "0" || runtime.GOOS != "linux":
+		if loops[1] != "0" {
+			t.Errorf("event_loops=%s, want 0", loops[1])
+		}
+	case loops[1] == "0":
+		t.Errorf("event loops off by default")
 	}
 	if !strings.Contains(p.stderr.String(), "reload failed") {
 		t.Errorf("bad reload not reported:\n%s", p.stderr.String())
