@@ -185,7 +185,7 @@ func run(ctx context.Context, o options) error {
 		}
 		defer syB.stop()
 		targets = append(targets, "switchyard-b")
-		res.Setup["switchyard-b"] = "as switchyard, binary " + o.bBinary
+		res.Setup["switchyard-b"] = "as switchyard, binary " + o.bBinary + ", event loops " + syB.eventLoops(ctx)
 	}
 
 	res.Setup["cluster"] = fmt.Sprintf("MariaDB %s, 1 master (%s) + 2 replicas (%s, %s), GTID replication, innodb_flush_log_at_trx_commit=2",
@@ -193,7 +193,8 @@ func run(ctx context.Context, o options) error {
 	res.Setup["direct"] = fmt.Sprintf("read-only workloads: replica %s; oltp_read_write: master %s", r1.Name, master.Name)
 	res.Setup["haproxy"] = "mode tcp; read-only workloads: leastconn over both replicas; oltp_read_write: the master only"
 	res.Setup["switchyard"] = "separate process (bin/switchyard run), read/write split on, consistency " + sy.consistency +
-		", log level warn, GOMAXPROCS " + gmp(o.gomaxprocs) + "; reads spread over the replicas, writes and transactions on the master"
+		", log level warn, GOMAXPROCS " + gmp(o.gomaxprocs) + " (event loops raise it to loops + 1), event loops " + sy.eventLoops(ctx) +
+		"; reads spread over the replicas, writes and transactions on the master"
 	res.Setup["sysbench"] = fmt.Sprintf("%d tables x %d rows, %ds per run, --rand-type=uniform, prepared statements (db-ps-mode auto); oltp_read_only with --skip_trx=on",
 		o.tables, o.tableSize, o.seconds)
 	res.Setup["order"] = "for each (workload, threads) the targets run back to back, the order rotating from cell to cell"

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,6 +224,7 @@ backend master
 type switchyardProc struct {
 	*proc
 	addr        string
+	httpAddr    string
 	consistency string
 	user, pass  string
 }
@@ -264,7 +267,7 @@ func startSwitchyard(ctx context.Context, bin, dir string, c *cluster.Cluster, m
 	if err != nil {
 		return nil, err
 	}
-	s := &switchyardProc{proc: p, addr: addr, consistency: consistency, user: c.Users.App.Name, pass: c.Users.App.Password}
+	s := &switchyardProc{proc: p, addr: addr, httpAddr: httpAddr, consistency: consistency, user: c.Users.App.Name, pass: c.Users.App.Password}
 	if err := waitTCP(ctx, p, addr); err != nil {
 		s.stop()
 		return nil, err
@@ -289,6 +292,27 @@ func startSwitchyard(ctx context.Context, bin, dir string, c *cluster.Cluster, m
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// eventLoops reads the proxy's switchyard_event_loops gauge ("?" when the
+// scrape fails).
+func (s *switchyardProc) eventLoops(ctx context.Context) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.httpAddr+"/metrics", nil)
+	if err != nil {
+		return "?"
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "?"
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(l, "switchyard_event_loops "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 func (s *switchyardProc) dsn(db string) string {
