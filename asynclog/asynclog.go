@@ -26,7 +26,8 @@ type Writer struct {
 	mu      sync.Mutex
 	buf     []byte // queued, not yet written
 	dropped int    // writes dropped since the last report
-	closed  bool
+	closed  bool   // Close called: no more wake-ups
+	exited  bool   // the goroutine wrote its last: writes go straight out
 }
 
 // New returns a Writer that queues up to max bytes for out. Close stops it.
@@ -38,10 +39,11 @@ func New(out io.Writer, max int) *Writer {
 
 // Write queues p (a copy) and returns at once. When the queue is full, p is
 // dropped; Write still reports success, as a logger has nothing better to
-// do with an error. After Close, writes go straight to the output.
+// do with an error. Once Close has written out the queue, writes go
+// straight to the output (in order, never two at once).
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	if w.closed {
+	if w.exited {
 		w.mu.Unlock()
 		return w.out.Write(p)
 	}
@@ -50,9 +52,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 	} else {
 		w.buf = append(w.buf, p...)
 	}
-	select { // under mu: Close closes wake under it
-	case w.wake <- struct{}{}:
-	default:
+	if !w.closed { // (after Close the goroutine drains until the queue is empty)
+		select { // under mu: Close closes wake under it
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 	w.mu.Unlock()
 	return len(p), nil
@@ -74,6 +78,10 @@ func (w *Writer) run() {
 			w.mu.Lock()
 			chunk, dropped := w.buf, w.dropped
 			if len(chunk) == 0 && dropped == 0 {
+				// Set under mu with the queue seen empty: a write
+				// either got in before (and was written) or goes
+				// straight out.
+				w.exited = !open
 				w.mu.Unlock()
 				break
 			}
@@ -98,7 +106,8 @@ func (w *Writer) run() {
 
 // Close writes out what is queued, waiting at most timeout for a blocked
 // output, and stops the writer's goroutine (once the output moves, if it is
-// blocked). Later writes go straight to the output.
+// blocked; until then later writes still queue). Records still queued when
+// the process dies are lost: a crash's own report goes to stderr directly.
 func (w *Writer) Close(timeout time.Duration) {
 	w.mu.Lock()
 	if w.closed {

@@ -115,13 +115,26 @@ func TestCloseGivesUpOnABlockedOutput(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("Close waited for a blocked output")
 	}
+	// The goroutine still holds the output: a later write queues behind
+	// it (no blocking, no second writer, no reordering).
+	wrote := make(chan struct{})
+	go func() {
+		_, _ = io.WriteString(w, "later\n")
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write after Close blocked on the stuck output")
+	}
 	close(g.open) // the goroutine finishes once the output moves
 	select {
 	case <-w.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("writer goroutine did not stop")
 	}
-	if got := g.String(); got != "stuck\n" {
+	_, _ = io.WriteString(w, "last\n") // straight through now
+	if got := g.String(); got != "stuck\nlater\nlast\n" {
 		t.Fatalf("output %q", got)
 	}
 }

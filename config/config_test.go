@@ -139,7 +139,7 @@ func TestParseGood(t *testing.T) {
 				t.Error(c.Runtime.EventLoops)
 			}
 		}},
-		{"event loops auto", "runtime:\n  event_loops: auto\n", func(t *testing.T, c *Config) {
+		{"event loops auto", "runtime:\n  event_loops: Auto\n", func(t *testing.T, c *Config) {
 			if c.Runtime.EventLoops != EventLoopsAuto {
 				t.Error(c.Runtime.EventLoops)
 			}
@@ -212,7 +212,7 @@ func TestParseBad(t *testing.T) {
 		{"event loops out of range", base + "runtime:\n  event_loops: 300\n",
 			[]string{"cfg.yaml:13: runtime.event_loops: must be auto, or between 0 (off) and 256, got 300"}},
 		{"event loops not a number", base + "runtime:\n  event_loops: many\n",
-			[]string{"cfg.yaml:13: runtime.event_loops: must be an integer, got \"many\""}},
+			[]string{"cfg.yaml:13: runtime.event_loops: must be auto, or between 0 (off) and 256, got \"many\""}},
 		{"unknown top key", base + "lisen: 127.0.0.1:1\n",
 			[]string{"cfg.yaml:12: lisen: unknown key; did you mean listen?"}},
 		{"unknown nested key", base + "limits:\n  max_clients: 5\n",

@@ -216,8 +216,12 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	enum(l, "format", &c.Log.Format, LogText, LogJSON)
 
 	rt := top.sub("runtime", "event_loops")
-	if v := rt.vals["event_loops"]; v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && v.Value == "auto" {
-		c.Runtime.EventLoops = EventLoopsAuto
+	if v := rt.vals["event_loops"]; v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		if strings.EqualFold(v.Value, "auto") {
+			c.Runtime.EventLoops = EventLoopsAuto
+		} else {
+			d.errorf(v.Line, rt.key("event_loops"), "must be auto, or between 0 (off) and 256, got %q", v.Value)
+		}
 	} else {
 		rt.integer("event_loops", &c.Runtime.EventLoops, func(v int64) string {
 			if v < 0 || v > 256 {

@@ -50,6 +50,7 @@ type Loop struct {
 	posted   []func()
 	notified bool // efd written and not yet read
 	stopped  bool
+	failed   bool // the epoll set broke (fail): Go refuses
 
 	// Only the loop goroutine touches these.
 	runq    []*Task
@@ -128,12 +129,15 @@ func (l *Loop) Post(fn func()) bool {
 func (l *Loop) Stopped() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.stopped
+	return l.stopped || l.failed
 }
 
 // Go starts fn as a task on the loop. It reports false once the loop has
 // stopped.
 func (l *Loop) Go(fn func(t *Task)) bool {
+	if l.Stopped() {
+		return false
+	}
 	return l.Post(func() { l.spawn(fn) })
 }
 
@@ -200,6 +204,9 @@ func (l *Loop) Run(ctx context.Context) error {
 // Sessions end instead of hanging.
 func (l *Loop) fail(err error) error {
 	err = fmt.Errorf("epoll_pwait: %w", err)
+	l.mu.Lock()
+	l.failed = true // no new tasks; posts still run (Block resumes through them)
+	l.mu.Unlock()
 	l.closing = true
 	l.closeAll()
 	for {
@@ -237,6 +244,10 @@ func (l *Loop) wait(events []syscall.EpollEvent, timeout int) (int, error) {
 				// through the runtime (no signal every 10 ms, the P free)
 				// until a wait returns events.
 				l.dozing = true
+			}
+			if timeout != 0 {
+				// Back to Run, which recomputes the timeout: a retry
+				// with the old one would push deadlines back.
 				return 0, nil
 			}
 			continue

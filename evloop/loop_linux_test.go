@@ -588,6 +588,10 @@ func TestBrokenEpollEndsTasks(t *testing.T) {
 			if !errors.Is(err, net.ErrClosed) {
 				t.Fatalf("raw=%v: read on a broken loop: %v, want net.ErrClosed", raw, err)
 			}
+			// Still draining (the Block sleeps on): already refusing.
+			if !l.Stopped() || l.Go(func(*Task) {}) {
+				t.Fatalf("raw=%v: a draining broken loop takes new tasks", raw)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("raw=%v: the reading task hangs on a broken loop", raw)
 		}

@@ -108,7 +108,7 @@ func resolveLoops(n int, env string) (int, error) {
 		if !evloop.Supported {
 			return 0, nil
 		}
-		return runtime.GOMAXPROCS(0), nil
+		return min(runtime.GOMAXPROCS(0), 256), nil
 	}
 	if n < 0 {
 		return 0, fmt.Errorf("event loops: %d: want auto or a number from 0 to 256", n)
