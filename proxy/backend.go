@@ -77,6 +77,14 @@ type Backend struct {
 	needPing bool
 }
 
+// ping checks that a connection that idled is still alive.
+func (b *Backend) ping(timeout time.Duration) error {
+	_ = b.w.SetDeadline(time.Now().Add(timeout))
+	_, err := b.simple([]byte{wire.ComPing})
+	_ = b.w.SetDeadline(time.Time{})
+	return err
+}
+
 // toLoopConn moves the connection out of Go's netpoller, for sessions on
 // event loops.
 func (b *Backend) toLoopConn() error {

@@ -71,20 +71,16 @@ func (p *Pool) Get(ctx context.Context, key poolKey, password string) (*Backend,
 			p.stats.Reuses++
 			lim := p.limits
 			p.mu.Unlock()
+			stale := lim.PingAfter > 0 && time.Since(b.lastUsed) > lim.PingAfter
 			if key.loop {
 				// Attached to no loop while idle: the session's task
 				// pings it.
-				b.needPing = lim.PingAfter > 0 && time.Since(b.lastUsed) > lim.PingAfter
+				b.needPing = stale
 				return b, nil
 			}
-			if lim.PingAfter > 0 && time.Since(b.lastUsed) > lim.PingAfter {
-				_ = b.w.SetDeadline(time.Now().Add(lim.ConnectTimeout))
-				_, err := b.simple([]byte{wire.ComPing})
-				_ = b.w.SetDeadline(time.Time{})
-				if err != nil {
-					p.discard(b)
-					continue
-				}
+			if stale && b.ping(lim.ConnectTimeout) != nil {
+				p.discard(b)
+				continue
 			}
 			return b, nil
 		}

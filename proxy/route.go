@@ -379,21 +379,27 @@ func (s *Session) waitMaster(ctx context.Context) (topology.Node, error) {
 			return topology.Node{}, wire.NewError(erLockWaitTimeout, "HY000",
 				"switchyard: no master available within %s (failover in progress or master down); retry", hold)
 		}
-		t := time.NewTimer(wait)
-		var cerr error
-		s.park(func() {
-			select {
-			case <-s.srv.topo.Changed():
-			case <-t.C:
-			case <-ctx.Done():
-				cerr = ctx.Err()
-			}
-		})
-		t.Stop()
-		if cerr != nil {
-			return topology.Node{}, cerr
+		if err := s.waitChange(ctx, s.srv.topo.Changed(), wait); err != nil {
+			return topology.Node{}, err
 		}
 	}
+}
+
+// waitChange waits (parked: off the event loop) until changed fires, d
+// passes or ctx ends; only the last is an error.
+func (s *Session) waitChange(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var err error
+	s.park(func() {
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	})
+	return err
 }
 
 // masterConn returns the session's connection to the current master. When
@@ -444,19 +450,8 @@ func (s *Session) masterConn(ctx context.Context) (be *Backend, err error) {
 		if s.srv.topo.Load() != snap {
 			continue
 		}
-		t := time.NewTimer(min(wait, 250*time.Millisecond))
-		var cerr error
-		s.park(func() {
-			select {
-			case <-changed:
-			case <-t.C:
-			case <-ctx.Done():
-				cerr = ctx.Err()
-			}
-		})
-		t.Stop()
-		if cerr != nil {
-			return nil, cerr
+		if err := s.waitChange(ctx, changed, min(wait, 250*time.Millisecond)); err != nil {
+			return nil, err
 		}
 	}
 }

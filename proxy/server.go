@@ -246,15 +246,11 @@ func (s *Server) startLoops(n int) error {
 }
 
 // EventLoops returns how many event loops run sessions (0: goroutines).
-func (s *Server) EventLoops() int {
-	if !s.loopsOn() {
-		return 0
-	}
-	return len(s.loops)
-}
+func (s *Server) EventLoops() int { return len(s.loops) }
 
-// loopsOn reports whether sessions on plain sockets run on event loops.
-func (s *Server) loopsOn() bool { return len(s.loops) > 0 && s.beTLS == nil }
+// loopsOn reports whether sessions on plain sockets run on event loops
+// (none are started with backend TLS).
+func (s *Server) loopsOn() bool { return len(s.loops) > 0 }
 
 // loopFor picks the loop for a new session (in turn, passing over any that
 // stopped), nil when sessions run as goroutines.
@@ -514,20 +510,10 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 		}
 		return
 	}
-	raw := sc.Conn.Conn // the socket, after any TLS upgrade
-	if cc, ok := raw.(*capConn); ok {
-		raw = cc.Conn // the handshake is over: write to the socket itself
-	}
+	raw := socketOf(sc) // the handshake is over: write to the socket itself
 	_ = raw.SetDeadline(time.Time{})
 	_, isTLS := raw.(*tls.Conn)
-	defer func() {
-		// A bug must cost one session, never the proxy.
-		if r := recover(); r != nil {
-			s.log.Error("session panic; closing it", "client", remote, "panic", r, "stack", string(debug.Stack()))
-			s.removeSession(sess)
-			sc.Close()
-		}
-	}()
+	defer s.recoverSession(sess, remote, sc.Close)
 	// On an event loop the client's socket leaves Go's netpoller; the login
 	// check's backend goes back to its pool (a loop session uses the loop
 	// pools).
@@ -581,15 +567,9 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 	}
 	ok := sess.loop.Go(func(t *evloop.Task) {
 		defer end()
-		defer func() {
-			// As above: a bug costs one session. Recovered here, inside
-			// the task, or it would end the loop and every session on it.
-			if r := recover(); r != nil {
-				s.log.Error("session panic; closing it", "client", remote, "panic", r, "stack", string(debug.Stack()))
-				s.removeSession(sess)
-				_ = sess.cw.Close()
-			}
-		}()
+		// Recovered inside the task too, or a panic would end the loop
+		// and every session on it.
+		defer s.recoverSession(sess, remote, func() { _ = sess.cw.Close() })
 		sess.task = t
 		err := lc.Attach(t)
 		for _, be := range sess.conns {
@@ -612,6 +592,25 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 		return
 	}
 	handedOff = true
+}
+
+// recoverSession, deferred, keeps a bug to one session, never the proxy:
+// a panic is logged and the session closed.
+func (s *Server) recoverSession(sess *Session, remote string, closeConn func()) {
+	if r := recover(); r != nil {
+		s.log.Error("session panic; closing it", "client", remote, "panic", r, "stack", string(debug.Stack()))
+		s.removeSession(sess)
+		closeConn()
+	}
+}
+
+// socketOf returns the connection a client's session runs on: the socket
+// (or TLS connection) under the handshake's capture wrapper.
+func socketOf(c *server.Conn) net.Conn {
+	if cc, ok := c.Conn.Conn.(*capConn); ok {
+		return cc.Conn
+	}
+	return c.Conn.Conn
 }
 
 // isSocket reports whether c is a plain TCP or Unix socket.
@@ -769,10 +768,7 @@ func (a *authHandler) checkDB(c *server.Conn) error {
 	}
 	// A session bound for an event loop gets a loop connection (Get does
 	// no I/O on it: an idle one is pinged later, by the session's task).
-	raw := c.Conn.Conn
-	if cc, ok := raw.(*capConn); ok {
-		raw = cc.Conn
-	}
+	raw := socketOf(c)
 	key := poolKey{user: u.Name, caps: c.Capability()&relayCaps | wire.ClientSessionTrack, collation: c.Charset(), db: a.h.db,
 		loop: a.srv.loopsOn() && isSocket(raw)}
 	be, err := a.srv.poolFor(m.Name, m.Address).Get(a.ctx, key, u.Password)

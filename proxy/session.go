@@ -492,10 +492,7 @@ func (s *Session) pingIdled() {
 // pingIdle pings a loop connection that idled past PingAfter.
 func (s *Session) pingIdle(be *Backend) error {
 	be.needPing = false
-	_ = be.w.SetDeadline(time.Now().Add(s.srv.poolLimits().ConnectTimeout))
-	_, err := be.simple([]byte{wire.ComPing})
-	_ = be.w.SetDeadline(time.Time{})
-	return err
+	return be.ping(s.srv.poolLimits().ConnectTimeout)
 }
 
 // onLoop runs fn against the client conn where it may touch it: on the

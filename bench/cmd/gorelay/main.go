@@ -14,38 +14,27 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"sync/atomic"
 
-	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/bench/internal/relayrun"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: gorelay run --config FILE")
+	listen, backends, err := relayrun.Config("gorelay", os.Args[1:])
+	if errors.Is(err, relayrun.ErrUsage) {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	path := fs.String("config", "switchyard.yaml", "Switchyard configuration (listen and nodes are used)")
-	_ = fs.Parse(os.Args[2:])
-	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gorelay:", err)
 		os.Exit(1)
 	}
-	var backends []string
-	for _, n := range cfg.Nodes[1:] {
-		backends = append(backends, n.Address)
-	}
-	if len(backends) == 0 {
-		fmt.Fprintln(os.Stderr, "gorelay: the config needs a second node")
-		os.Exit(1)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gorelay:", err)
 		os.Exit(1)

@@ -5,26 +5,14 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/bench/internal/relayrun"
 )
 
 // relay passes bytes both ways and closes the backend side when the client
 // goes.
 func TestRelay(t *testing.T) {
-	be, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
-	closed := make(chan struct{})
-	go func() {
-		c, err := be.Accept()
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(c, c) // echo until the relay closes us
-		c.Close()
-		close(closed)
-	}()
+	beAddr, closed := relayrun.EchoBackend(t)
 	front, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +21,7 @@ func TestRelay(t *testing.T) {
 	go func() {
 		c, err := front.Accept()
 		if err == nil {
-			relay(c, be.Addr().String())
+			relay(c, beAddr)
 		}
 	}()
 	cl, err := net.Dial("tcp", front.Addr().String())

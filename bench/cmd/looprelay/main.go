@@ -17,7 +17,7 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -25,28 +25,18 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/bench/internal/relayrun"
 	"github.com/switchyard/switchyard/evloop"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: looprelay run --config FILE")
+	listen, backends, err := relayrun.Config("looprelay", os.Args[1:])
+	if errors.Is(err, relayrun.ErrUsage) {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	path := fs.String("config", "switchyard.yaml", "Switchyard configuration (listen and nodes are used)")
-	_ = fs.Parse(os.Args[2:])
-	cfg, err := config.Load(*path)
 	if err != nil {
 		fail(err)
-	}
-	var backends []string
-	for _, n := range cfg.Nodes[1:] {
-		backends = append(backends, n.Address)
-	}
-	if len(backends) == 0 {
-		fail(fmt.Errorf("the config needs a second node"))
 	}
 	n := runtime.NumCPU()
 	if v, err := strconv.Atoi(os.Getenv("LOOPRELAY_LOOPS")); err == nil && v > 0 {
@@ -56,7 +46,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fail(err)
 	}

@@ -8,26 +8,14 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/bench/internal/relayrun"
 )
 
 // The relay passes bytes both ways over a loop and closes the backend side
 // when the client goes.
 func TestRelay(t *testing.T) {
-	be, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
-	closed := make(chan struct{})
-	go func() {
-		c, err := be.Accept()
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(c, c) // echo until the relay closes us
-		c.Close()
-		close(closed)
-	}()
+	beAddr, closed := relayrun.EchoBackend(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	loops, err := startLoops(ctx, 2)
@@ -39,7 +27,7 @@ func TestRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer front.Close()
-	go func() { _ = serve(front, []string{be.Addr().String()}, loops) }()
+	go func() { _ = serve(front, []string{beAddr}, loops) }()
 	cl, err := net.Dial("tcp", front.Addr().String())
 	if err != nil {
 		t.Fatal(err)
