@@ -49,7 +49,9 @@ func NewConn(c net.Conn, bufSize int) *Conn {
 
 // ReadHeader reads one frame header and returns the payload length and sequence.
 func (c *Conn) ReadHeader() (int, uint8, error) {
-	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+	if c.br.Buffered() >= len(c.hdr) {
+		_, _ = c.br.Read(c.hdr[:]) // all of it, from the buffer
+	} else if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return 0, 0, err
 	}
 	n := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
@@ -90,7 +92,9 @@ func (c *Conn) ReadPacket(limit int) ([]byte, error) {
 			c.buf = nb
 		}
 		c.buf = c.buf[:start+n]
-		if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
+		if n > 0 && c.br.Buffered() >= n {
+			_, _ = c.br.Read(c.buf[start:]) // all of it, from the buffer
+		} else if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
 			return nil, err
 		}
 		if n < MaxPayload {
@@ -272,6 +276,22 @@ const peekLimit = 64 << 10
 // read whole (Payload and Raw set, valid until the next read); of a large one
 // only the header is read and Payload is nil.
 func (c *Conn) NextFrame() (Frame, error) {
+	// A small frame already wholly in the read buffer is returned in place,
+	// without copying it out (the common case: a whole answer arrives in one
+	// segment). The buffer is not refilled, so it stays valid until the next
+	// read, as the copy did.
+	if b, _ := c.br.Peek(c.br.Buffered()); len(b) >= 4 {
+		n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+		if n <= peekLimit && n+4 <= len(b) {
+			p := b[: n+4 : n+4]
+			_, _ = c.br.Discard(n + 4)
+			f := Frame{Len: n, Seq: p[3], Raw: p, Payload: p[4:]}
+			if n > 0 {
+				f.First = p[4]
+			}
+			return f, nil
+		}
+	}
 	n, seq, err := c.ReadHeader()
 	if err != nil {
 		return Frame{}, err
@@ -370,6 +390,34 @@ func (c *Conn) ForwardRows(dst *Conn) (rows int, seq uint8, err error) {
 	}
 	_, _ = c.br.Discard(off)
 	return rows, seq, nil
+}
+
+// ForwardFrames passes on, in one copy, up to max complete frames already in
+// the read buffer, stopping early before a frame continued in the next one
+// or one not yet wholly received. Like ForwardRows it never reads from the
+// socket, and does not look inside the frames: it is for frames nobody
+// inspects (column definitions). n is how many it passed on, seq the last
+// one's sequence.
+func (c *Conn) ForwardFrames(dst *Conn, max int) (n int, seq uint8, err error) {
+	b, _ := c.br.Peek(c.br.Buffered())
+	off := 0
+	for n < max && len(b)-off >= 4 {
+		k := int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16
+		if k >= MaxPayload || off+4+k > len(b) {
+			break
+		}
+		seq = b[off+3]
+		off += 4 + k
+		n++
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	if _, err := dst.bw.Write(b[:off]); err != nil {
+		return 0, 0, &DstError{err}
+	}
+	_, _ = c.br.Discard(off)
+	return n, seq, nil
 }
 
 // copyN streams n payload bytes to dst through a fixed chunk, telling a read

@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"testing"
 )
@@ -64,3 +65,97 @@ func TestForwardRows(t *testing.T) {
 }
 
 func concat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+// chunkReader returns its data in pieces of the given sizes, as a socket
+// does, so the read buffer holds partial frames at arbitrary points.
+type chunkReader struct {
+	data   []byte
+	chunks []byte
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := len(r.data)
+	if len(r.chunks) > 0 {
+		n = int(r.chunks[0])%97 + 1
+		r.chunks = r.chunks[1:]
+	}
+	n = min(n, len(p), len(r.data))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// However the frames arrive, relaying them with any mix of NextFrame and
+// ForwardFrame, ForwardFrames and ForwardRows passes the stream on byte for
+// byte, and NextFrame reports each frame's length, sequence and payload.
+func FuzzFrameForward(f *testing.F) {
+	f.Add([]byte{5, 0, 1, 200, 3, 9}, []byte{1, 2, 3}, []byte{0, 1, 2})
+	f.Add([]byte{0, 255, 255, 1}, []byte{90}, []byte{1, 1, 1, 1})
+	f.Add([]byte{1, 2, 3, 0, 4}, []byte{}, []byte{0})          // whole frames buffered: NextFrame in place
+	f.Add([]byte{7, 1, 2, 40, 3}, []byte{30, 5}, []byte{2, 0}) // rows, then frames split across reads
+	f.Fuzz(func(t *testing.T, sizes, chunks, ops []byte) {
+		var in []byte
+		var want []Frame
+		for i, sz := range sizes {
+			n := int(sz) * 3 // up to 765 bytes: larger than the 256-byte buffer below
+			p := bytes.Repeat([]byte{byte(i)}, n)
+			if n > 0 && i%5 == 0 {
+				p[0] = EOFHeader // lets ForwardRows stop on its own
+			}
+			want = append(want, Frame{Len: n, Seq: byte(i)})
+			in = append(in, rowFrame(byte(i), p...)...)
+		}
+		src := &Conn{br: bufio.NewReaderSize(&chunkReader{data: in, chunks: chunks}, 256)}
+		var out bytes.Buffer
+		dst := &Conn{bw: bufio.NewWriter(&out)}
+		next := 0
+		for i := 0; next < len(want); i++ {
+			op := byte(0)
+			if len(ops) > 0 {
+				op = ops[i%len(ops)] % 3
+			}
+			switch op {
+			case 1:
+				k, seq, err := src.ForwardFrames(dst, 1+i%4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k > 0 && seq != want[next+k-1].Seq {
+					t.Fatalf("ForwardFrames: seq %d, want %d", seq, want[next+k-1].Seq)
+				}
+				next += k
+				if k > 0 {
+					continue
+				}
+			case 2:
+				k, _, err := src.ForwardRows(dst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				next += k
+				if k > 0 {
+					continue
+				}
+			}
+			fr, err := src.NextFrame()
+			if err != nil {
+				t.Fatalf("frame %d: %v", next, err)
+			}
+			w := want[next]
+			if fr.Len != w.Len || fr.Seq != w.Seq || len(fr.Payload) != w.Len || (w.Len > 0 && fr.Payload[len(fr.Payload)-1] != byte(next)) {
+				t.Fatalf("frame %d: len %d seq %d payload %d bytes; want len %d seq %d", next, fr.Len, fr.Seq, len(fr.Payload), w.Len, w.Seq)
+			}
+			if err := src.ForwardFrame(fr, dst); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+		_ = dst.bw.Flush()
+		if !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("relayed %d bytes differ from the %d sent", out.Len(), len(in))
+		}
+	})
+}
