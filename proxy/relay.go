@@ -157,10 +157,19 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 		if n == 0 {
 			return 0, &relayErr{err: errors.New("malformed result set header from backend"), inStep: true, nextSeq: lastSeq + 1}
 		}
-		for i := uint64(0); i < ncols; i++ {
+		for left := ncols; left > 0; {
+			// Column definitions go on unread, in bulk when buffered.
+			if k, seq, err := be.w.ForwardFrames(cw, int(min(left, 1<<16))); err != nil {
+				return 0, &relayErr{err: err, client: true}
+			} else if k > 0 {
+				left -= uint64(k)
+				lastSeq = seq
+				continue
+			}
 			if _, err := next(false); err != nil {
 				return 0, err
 			}
+			left--
 		}
 		f, err = next(false) // EOF after the column definitions
 		if err != nil {
