@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -214,42 +216,97 @@ func b2f(b bool) float64 {
 }
 
 // latency is the proxy's StatementObserver: a histogram of statement time
-// by route and result. Children are resolved once, so an observation is a
-// couple of atomic adds.
+// by route and result. Counts are kept per shard (proxy.StatShards), so
+// sessions on different CPUs add to different cache lines, and summed when
+// scraped; an observation is three atomic adds on lines only its shard
+// writes.
 type latency struct {
-	vec   *prometheus.HistogramVec
-	known map[string][2]prometheus.Observer // route -> {ok, error}
+	desc   *prometheus.Desc
+	shards [proxy.StatShards]latencyShard
 }
 
-var routes = []string{"master", "replica", "transaction", "last"}
+// routes are the proxy's statement routes; any other is counted as "other".
+var routes = [...]string{"master", "replica", "transaction", "last", "other"}
+
+const (
+	latencyBuckets = 20    // upper bounds 50µs << i: 50µs .. ~26s (point selects on loopback sit at the bottom)
+	latencyBase    = 50e-6 // the first bound, in seconds
+)
+
+// latencyCounts is one route and result's histogram in one shard: counts
+// per bucket (not cumulative; the last is +Inf), their number and sum.
+type latencyCounts struct {
+	count, nanos atomic.Uint64
+	buckets      [latencyBuckets + 1]atomic.Uint64
+}
+
+type latencyShard struct {
+	h [len(routes)][2]latencyCounts
+	_ [128]byte // keeps the next shard's first counters off this one's lines
+}
 
 func newLatency() *latency {
-	vec := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: ns, Name: "statement_duration_seconds",
-		Help: "Time from sending a statement to a backend to the end of its relayed answer, by route and result.",
-		// 50µs .. ~26s: point selects on loopback sit at the bottom.
-		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 20),
-	}, []string{"route", "result"})
-	l := &latency{vec: vec, known: make(map[string][2]prometheus.Observer, len(routes))}
-	for _, r := range routes {
-		l.known[r] = [2]prometheus.Observer{vec.WithLabelValues(r, "ok"), vec.WithLabelValues(r, "error")}
+	return &latency{desc: prometheus.NewDesc(ns+"_statement_duration_seconds",
+		"Time from sending a statement to a backend to the end of its relayed answer, by route and result.",
+		[]string{"route", "result"}, nil)}
+}
+
+// latencyBucket is the index of the first bound d is at most.
+func latencyBucket(d time.Duration) int {
+	const base = time.Duration(latencyBase * 1e9)
+	if d <= base {
+		return 0
 	}
-	return l
+	return min(bits.Len64(uint64((d-1)/base)), latencyBuckets)
 }
 
 // Statement implements proxy.StatementObserver.
-func (l *latency) Statement(route string, failed bool, d time.Duration) {
-	i := 0
+func (l *latency) Statement(shard int, route string, failed bool, d time.Duration) {
+	r := len(routes) - 1
+	for i, name := range routes[:len(routes)-1] {
+		if name == route {
+			r = i
+			break
+		}
+	}
+	k := 0
 	if failed {
-		i = 1
+		k = 1
 	}
-	if o, ok := l.known[route]; ok {
-		o[i].Observe(d.Seconds())
-		return
+	c := &l.shards[shard%proxy.StatShards].h[r][k]
+	c.buckets[latencyBucket(d)].Add(1)
+	c.nanos.Add(uint64(max(d, 0)))
+	c.count.Add(1)
+}
+
+// Describe implements prometheus.Collector.
+func (l *latency) Describe(ch chan<- *prometheus.Desc) { ch <- l.desc }
+
+// Collect implements prometheus.Collector: the shards summed, one
+// histogram per route and result.
+func (l *latency) Collect(ch chan<- prometheus.Metric) {
+	for r, route := range routes {
+		for k, result := range [2]string{"ok", "error"} {
+			var count, nanos uint64
+			var per [latencyBuckets + 1]uint64
+			for i := range l.shards {
+				c := &l.shards[i].h[r][k]
+				count += c.count.Load()
+				nanos += c.nanos.Load()
+				for b := range per {
+					per[b] += c.buckets[b].Load()
+				}
+			}
+			cum := make(map[float64]uint64, latencyBuckets)
+			var run uint64
+			for b := range latencyBuckets {
+				run += per[b]
+				cum[latencyBase*float64(uint64(1)<<b)] = run
+			}
+			// A scrape racing observations can see a bucket added to before
+			// the count: the count is never below the buckets' sum.
+			count = max(count, run+per[latencyBuckets])
+			ch <- prometheus.MustNewConstHistogram(l.desc, count, float64(nanos)/1e9, cum, route, result)
+		}
 	}
-	res := "ok"
-	if failed {
-		res = "error"
-	}
-	l.vec.WithLabelValues(route, res).Observe(d.Seconds())
 }

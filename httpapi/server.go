@@ -66,7 +66,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{o: o, reg: prometheus.NewRegistry(), lat: newLatency(), started: time.Now(), mux: http.NewServeMux()}
 	for _, c := range []prometheus.Collector{
 		newCollector(o.Proxy, o.Store, o.Failover),
-		s.lat.vec,
+		s.lat,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "uptime_seconds", Help: "Seconds since the HTTP port started."},

@@ -39,13 +39,22 @@ type DigestStat struct {
 }
 
 // Digests aggregates statements by normalised text for the admin port's
-// query_digest table. It holds at most Limit digests: when full, the least
-// recently seen one is dropped, so a stream of distinct statements cannot
-// grow it without bound. The zero value is not usable; use NewDigests.
+// query_digest table. Sessions record into StatShards tables (by their
+// shard), each with its own lock, so sessions on different CPUs do not take
+// one lock per statement; Snapshot merges them. Each table holds at most
+// limit digests: when full, its least recently seen one is dropped, so a
+// stream of distinct statements cannot grow it without bound (a digest
+// dropped from one table and kept in another then shows part of its
+// counts). The zero value is not usable; use NewDigests.
 type Digests struct {
-	mu    sync.Mutex
-	limit int
-	m     map[uint64]*DigestStat
+	limit  int
+	shards [StatShards]digestShard
+}
+
+type digestShard struct {
+	mu sync.Mutex
+	m  map[uint64]*DigestStat
+	_  [cacheLine - 16]byte
 }
 
 // NewDigests returns a collector of at most limit digests (default 1000).
@@ -53,7 +62,7 @@ func NewDigests(limit int) *Digests {
 	if limit <= 0 {
 		limit = 1000
 	}
-	return &Digests{limit: limit, m: make(map[uint64]*DigestStat, min(limit, 64))}
+	return &Digests{limit: limit}
 }
 
 // Record counts one statement: its text, where it ran ("master",
@@ -72,27 +81,31 @@ func (d *Digests) RecordNormalized(norm string, route string, dur time.Duration,
 	if d == nil {
 		return
 	}
-	d.recordKeyed(DigestKey(norm), norm, route, dur, rows, time.Now())
+	d.recordKeyed(0, DigestKey(norm), norm, route, dur, rows, time.Now())
 }
 
 // DigestKey is the digest of a normalised statement text.
 func DigestKey(norm string) uint64 { return fnv(norm) }
 
 // recordKeyed is RecordNormalized with the digest already computed (a
-// prepared statement's, once) and the end time known.
-func (d *Digests) recordKeyed(key uint64, norm string, route string, dur time.Duration, rows uint64, now time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	st, ok := d.m[key]
+// prepared statement's, once) and the end time known, into shard's table.
+func (d *Digests) recordKeyed(shard int, key uint64, norm string, route string, dur time.Duration, rows uint64, now time.Time) {
+	sh := &d.shards[shard%StatShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st, ok := sh.m[key]
 	if !ok {
-		if len(d.m) >= d.limit {
-			d.evictLocked()
+		if sh.m == nil {
+			sh.m = make(map[uint64]*DigestStat, min(d.limit, 64))
+		}
+		if len(sh.m) >= d.limit {
+			sh.evictLocked()
 		}
 		if len(norm) > 1024 {
 			norm = norm[:1024] // long IN lists etc.: the prefix identifies it
 		}
 		st = &DigestStat{Digest: key, Normalized: norm}
-		d.m[key] = st
+		sh.m[key] = st
 	}
 	st.Count++
 	st.Total += dur
@@ -111,30 +124,56 @@ func (d *Digests) recordKeyed(key uint64, norm string, route string, dur time.Du
 
 // evictLocked drops the least recently seen digest (O(n), on insert into a
 // full table only).
-func (d *Digests) evictLocked() {
+func (sh *digestShard) evictLocked() {
 	var oldest uint64
 	var t time.Time
 	first := true
-	for k, st := range d.m {
+	for k, st := range sh.m {
 		if first || st.Last.Before(t) {
 			oldest, t, first = k, st.Last, false
 		}
 	}
-	delete(d.m, oldest)
+	delete(sh.m, oldest)
 }
 
-// Snapshot returns the digests, most total time first.
+// Snapshot returns the digests, most total time first: at most the limit,
+// the shards' counts of one digest added together.
 func (d *Digests) Snapshot() []DigestStat {
 	if d == nil {
 		return nil
 	}
-	d.mu.Lock()
-	out := make([]DigestStat, 0, len(d.m))
-	for _, st := range d.m {
+	merged := make(map[uint64]*DigestStat)
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		for k, st := range sh.m {
+			m, ok := merged[k]
+			if !ok {
+				c := *st
+				merged[k] = &c
+				continue
+			}
+			m.Count += st.Count
+			m.Total += st.Total
+			m.Max = max(m.Max, st.Max)
+			m.Rows += st.Rows
+			m.MasterCount += st.MasterCount
+			m.ReplicaCount += st.ReplicaCount
+			m.OtherCount += st.OtherCount
+			if st.Last.After(m.Last) {
+				m.Last = st.Last
+			}
+		}
+		sh.mu.Unlock()
+	}
+	out := make([]DigestStat, 0, len(merged))
+	for _, st := range merged {
 		out = append(out, *st)
 	}
-	d.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	if len(out) > d.limit {
+		out = out[:d.limit]
+	}
 	return out
 }
 
@@ -143,9 +182,12 @@ func (d *Digests) Reset() {
 	if d == nil {
 		return
 	}
-	d.mu.Lock()
-	clear(d.m)
-	d.mu.Unlock()
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
 }
 
 // fnv is router.Digest's hash over an already normalised text (Digest

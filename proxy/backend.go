@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -67,9 +66,9 @@ type Backend struct {
 	// noReuse: the connection's capabilities were changed (COM_SET_OPTION),
 	// which COM_RESET_CONNECTION does not undo: close it instead of pooling.
 	noReuse bool
-	// inflight is the node's in-flight statement counter (Server.outstanding),
+	// inflight is the node's in-flight statement counters (Server.outstanding),
 	// looked up once instead of per statement.
-	inflight *atomic.Int64
+	inflight *nodeLoad
 	// lconn is the socket of a connection for loop sessions (key.loop;
 	// nil otherwise), needPing that it idled long enough to be pinged
 	// before use (done by the task it is then attached to).

@@ -185,7 +185,7 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	if be.inflight == nil {
 		be.inflight = s.srv.outstanding(be.node)
 	}
-	out := be.inflight
+	out := &be.inflight[s.shard].n
 	out.Add(1)
 	defer out.Add(-1)
 	if err := be.request(pkt); err != nil {
@@ -200,14 +200,15 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	end := time.Now()
 	s.clock = end
 	if d := s.srv.digests; d != nil && s.digestNorm != "" {
-		d.recordKeyed(s.digestKey, s.digestNorm, where, end.Sub(start), s.rows, end)
+		d.recordKeyed(s.shard, s.digestKey, s.digestNorm, where, end.Sub(start), s.rows, end)
 	} else if d != nil && text != "" {
-		d.Record(text, where, end.Sub(start), s.rows)
+		norm := router.Normalize(text)
+		d.recordKeyed(s.shard, DigestKey(norm), norm, where, end.Sub(start), s.rows, end)
 	}
-	s.srv.observe(where, err != nil || s.lastErr, end.Sub(start))
+	s.srv.observe(s.shard, where, err != nil || s.lastErr, end.Sub(start))
 	if err == nil {
 		s.afterAnswer(be, st)
-		s.srv.metrics.count(where, s.lastErr)
+		s.srv.metrics.count(s.shard, where, s.lastErr)
 		return nil
 	}
 	var re *relayErr
@@ -215,7 +216,7 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 		s.dropConn(be, true)
 		return &retryOnMaster{re.err}
 	}
-	s.srv.metrics.count(where, true)
+	s.srv.metrics.count(s.shard, where, true)
 	return s.finishRelayErr(be, err)
 }
 

@@ -254,17 +254,18 @@ func (s *Server) loopsOn() bool { return len(s.loops) > 0 }
 
 // loopFor picks the loop for a new session (in turn, passing over any that
 // stopped), nil when sessions run as goroutines.
-func (s *Server) loopFor() *evloop.Loop {
+func (s *Server) loopFor() (*evloop.Loop, int) {
 	if !s.loopsOn() {
-		return nil
+		return nil, 0
 	}
 	n := int(s.nextLoop.Add(1))
 	for i := range s.loops {
-		if l := s.loops[(n+i)%len(s.loops)]; !l.Stopped() {
-			return l
+		k := (n + i) % len(s.loops)
+		if l := s.loops[k]; !l.Stopped() {
+			return l, k
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 func (s *Server) limits() *Limits { return s.lim.Load() }
@@ -519,8 +520,9 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 	// pools).
 	var lc *evloop.Conn
 	var loop *evloop.Loop
+	loopIdx := 0
 	if !isTLS && isSocket(raw) {
-		loop = s.loopFor()
+		loop, loopIdx = s.loopFor()
 	}
 	if loop != nil {
 		if c, err := evloop.DetachConn(raw); err != nil {
@@ -539,8 +541,12 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 	sess.mu.Lock()
 	sess.sc = sc
 	sess.cw = wire.NewConn(raw, 16<<10)
+	// The session's counter slot: its loop's, so one CPU writes each;
+	// goroutine sessions spread by id over as many slots as CPUs.
+	sess.shard = int(sess.id) % min(runtime.GOMAXPROCS(0), StatShards)
 	if lc != nil {
 		sess.loop = loop
+		sess.shard = loopIdx % StatShards
 	}
 	sess.caps = sc.Capability()
 	sess.coll = sc.Charset()

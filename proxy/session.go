@@ -65,8 +65,9 @@ type Session struct {
 	// On an event loop (Options.Loops): the loop, fixed for the session's
 	// life, and the task the session runs as. Waits the loop cannot see go
 	// through park.
-	loop *evloop.Loop
-	task *evloop.Task
+	loop  *evloop.Loop
+	task  *evloop.Task
+	shard int // the session's slot in the sharded counters (StatShards)
 
 	mu       sync.Mutex
 	active   *Backend  // backend running a statement right now (for KILL QUERY)

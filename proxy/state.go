@@ -10,11 +10,10 @@ import (
 
 // Metrics are the proxy's counters (read by the admin port and /metrics).
 type Metrics struct {
-	stmtMaster, stmtReplica, stmtOther atomic.Uint64
-	errMaster, errReplica, errOther    atomic.Uint64
-	retries, readFallbacks             atomic.Uint64
-	writesHeld, holdTimeouts           atomic.Uint64
-	gtidWaits, gtidWaitNanos           atomic.Uint64
+	hot                      [StatShards]counterSlot // by route (routeIndex), added to per statement
+	retries, readFallbacks   atomic.Uint64
+	writesHeld, holdTimeouts atomic.Uint64
+	gtidWaits, gtidWaitNanos atomic.Uint64
 }
 
 // MetricsSnapshot is a copy of the counters.
@@ -26,32 +25,29 @@ type MetricsSnapshot struct {
 	GTIDWaits, GTIDWaitNanos                             uint64
 }
 
-func (m *Metrics) count(where string, failed bool) {
-	switch where {
-	case "master":
-		m.stmtMaster.Add(1)
-		if failed {
-			m.errMaster.Add(1)
-		}
-	case "replica":
-		m.stmtReplica.Add(1)
-		if failed {
-			m.errReplica.Add(1)
-		}
-	default:
-		m.stmtOther.Add(1)
-		if failed {
-			m.errOther.Add(1)
-		}
+// count counts a statement in the session's shard.
+func (m *Metrics) count(shard int, where string, failed bool) {
+	c := &m.hot[shard%StatShards]
+	i := routeIndex(where)
+	c.stmts[i].Add(1)
+	if failed {
+		c.errs[i].Add(1)
 	}
 }
 
 // Metrics returns a snapshot of the counters.
 func (s *Server) Metrics() MetricsSnapshot {
 	m := &s.metrics
+	var st, er [3]uint64
+	for i := range m.hot {
+		for r := range st {
+			st[r] += m.hot[i].stmts[r].Load()
+			er[r] += m.hot[i].errs[r].Load()
+		}
+	}
 	return MetricsSnapshot{
-		StatementsMaster: m.stmtMaster.Load(), StatementsReplica: m.stmtReplica.Load(), StatementsOther: m.stmtOther.Load(),
-		ErrorsMaster: m.errMaster.Load(), ErrorsReplica: m.errReplica.Load(), ErrorsOther: m.errOther.Load(),
+		StatementsMaster: st[0], StatementsReplica: st[1], StatementsOther: st[2],
+		ErrorsMaster: er[0], ErrorsReplica: er[1], ErrorsOther: er[2],
 		ReplicaRetries: m.retries.Load(), ReadFallbacks: m.readFallbacks.Load(),
 		WritesHeld: m.writesHeld.Load(), HoldTimeouts: m.holdTimeouts.Load(),
 		GTIDWaits: m.gtidWaits.Load(), GTIDWaitNanos: m.gtidWaitNanos.Load(),
@@ -146,10 +142,16 @@ func nodeCounter(m *sync.Map, node string) *atomic.Int64 {
 	return v.(*atomic.Int64)
 }
 
-// outstanding returns the in-flight statement counter of a node.
-func (s *Server) outstanding(node string) *atomic.Int64 { return nodeCounter(&s.inflight, node) }
+// outstanding returns the in-flight statement counters of a node.
+func (s *Server) outstanding(node string) *nodeLoad {
+	if v, ok := s.inflight.Load(node); ok {
+		return v.(*nodeLoad)
+	}
+	v, _ := s.inflight.LoadOrStore(node, new(nodeLoad))
+	return v.(*nodeLoad)
+}
 
-func (s *Server) outstandingLoad(node string) int { return int(s.outstanding(node).Load()) }
+func (s *Server) outstandingLoad(node string) int { return int(s.outstanding(node).sum()) }
 
 // readersOf returns the counter of sessions whose reads go to a node.
 func (s *Server) readersOf(node string) *atomic.Int64 { return nodeCounter(&s.readers, node) }
