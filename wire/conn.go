@@ -278,8 +278,13 @@ const peekLimit = 64 << 10
 func (c *Conn) NextFrame() (Frame, error) {
 	// A small frame already wholly in the read buffer is returned in place,
 	// without copying it out (the common case: a whole answer arrives in one
-	// segment). The buffer is not refilled, so it stays valid until the next
-	// read, as the copy did.
+	// segment, and the first read, here, takes all of it). The buffer is not
+	// refilled, so it stays valid until the next read, as the copy did.
+	if c.br.Buffered() == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			return Frame{}, err
+		}
+	}
 	if b, _ := c.br.Peek(c.br.Buffered()); len(b) >= 4 {
 		n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
 		if n <= peekLimit && n+4 <= len(b) {
