@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,14 +118,17 @@ type HostInfo struct {
 
 // Cell is one (workload, threads) line of the table.
 type Cell struct {
-	Workload   string              `json:"workload"`
-	Threads    int                 `json:"threads"`
-	Targets    map[string]sbResult `json:"targets"` // direct, haproxy, switchyard, switchyard-b
-	VsDirect   float64             `json:"switchyard_vs_direct_qps"`
-	BVsA       float64             `json:"switchyard_b_vs_switchyard_qps,omitempty"`
-	VsHAProxy  float64             `json:"switchyard_vs_haproxy_qps"`
-	P95VsHA    float64             `json:"switchyard_vs_haproxy_p95"`
-	DirectNode string              `json:"direct_node"`
+	Workload  string              `json:"workload"`
+	Threads   int                 `json:"threads"`
+	Targets   map[string]sbResult `json:"targets"` // direct, haproxy, switchyard, switchyard-b
+	VsDirect  float64             `json:"switchyard_vs_direct_qps"`
+	BVsA      float64             `json:"switchyard_b_vs_switchyard_qps,omitempty"`
+	VsHAProxy float64             `json:"switchyard_vs_haproxy_qps"`
+	P95VsHA   float64             `json:"switchyard_vs_haproxy_p95"`
+	// RoundsVsHA is Switchyard/HAProxy QPS within each round (runs minutes
+	// apart see different noise; within a round they are back to back).
+	RoundsVsHA []float64 `json:"switchyard_vs_haproxy_qps_by_round,omitempty"`
+	DirectNode string    `json:"direct_node"`
 }
 
 func run(ctx context.Context, o options) error {
@@ -286,6 +290,11 @@ func run(ctx context.Context, o options) error {
 			for _, t := range targets {
 				cell.Targets[t] = median(runs[t])
 			}
+			if o.rounds > 1 {
+				for r := range o.rounds {
+					cell.RoundsVsHA = append(cell.RoundsVsHA, ratio(runs["switchyard"][r].QPS, runs["haproxy"][r].QPS))
+				}
+			}
 			d, h, s := cell.Targets["direct"], cell.Targets["haproxy"], cell.Targets["switchyard"]
 			cell.VsDirect = ratio(s.QPS, d.QPS)
 			cell.VsHAProxy = ratio(s.QPS, h.QPS)
@@ -349,6 +358,22 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// spread returns the smallest, median and largest of xs (the mean of the
+// middle two for an even count); zeros for none.
+func spread(xs []float64) (lo, med, hi float64) {
+	if len(xs) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	med = s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[0], med, s[n-1]
+}
+
 // median picks the run with the median QPS (its p95 comes along).
 func median(rs []sbResult) sbResult {
 	if len(rs) == 0 {
@@ -408,6 +433,17 @@ func printTable(w io.Writer, r Results) {
 		printB(w, c)
 	}
 	fmt.Fprintln(w, "cpu µs/q: the proxy process's CPU time (user+system, all threads) per query")
+	for _, c := range r.Cells {
+		if len(c.RoundsVsHA) < 2 {
+			continue
+		}
+		lo, med, hi := spread(c.RoundsVsHA)
+		fmt.Fprintf(w, "%-18s %4d | sy/haproxy by round:", c.Workload, c.Threads)
+		for _, x := range c.RoundsVsHA {
+			fmt.Fprintf(w, " %.2f", x)
+		}
+		fmt.Fprintf(w, " (min %.2f, median %.2f, max %.2f)\n", lo, med, hi)
+	}
 	fmt.Fprintf(w, "\nCPU per query in µs (proxy / sysbench / whole machine):\n")
 	for _, c := range r.Cells {
 		d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]

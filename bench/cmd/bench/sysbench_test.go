@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestParseSysbench(t *testing.T) {
 	out := `SQL statistics:
@@ -31,6 +34,28 @@ Latency (ms):
 	for _, bad := range []string{"", "queries: 1 (2 per sec.)", "FATAL: error"} {
 		if _, err := parseSysbench(bad); err == nil {
 			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestSpread(t *testing.T) {
+	for _, c := range []struct {
+		in          []float64
+		lo, med, hi float64
+	}{
+		{nil, 0, 0, 0},
+		{[]float64{0.9}, 0.9, 0.9, 0.9},
+		{[]float64{1.1, 0.9}, 0.9, 1.0, 1.1},
+		{[]float64{1.05, 0.91, 0.98}, 0.91, 0.98, 1.05},
+		{[]float64{3, 1, 4, 1, 5}, 1, 3, 5},
+	} {
+		in := slices.Clone(c.in)
+		lo, med, hi := spread(c.in)
+		if lo != c.lo || med != c.med || hi != c.hi {
+			t.Errorf("spread(%v) = %v %v %v, want %v %v %v", c.in, lo, med, hi, c.lo, c.med, c.hi)
+		}
+		if !slices.Equal(in, c.in) {
+			t.Errorf("spread reordered its input: %v", c.in)
 		}
 	}
 }
