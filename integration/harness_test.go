@@ -30,6 +30,9 @@ type envOptions struct {
 	cluster cluster.Options
 	limits  *proxy.Limits
 	proxy   func(*proxy.Options)
+	// static: the monitor probes once and does not run, so the test alone
+	// publishes topology changes.
+	static bool
 }
 
 func startEnv(t testing.TB, o envOptions) *env {
@@ -64,7 +67,11 @@ func startProxyFor(t testing.TB, c *cluster.Cluster, o envOptions) *env {
 	if o.proxy != nil {
 		o.proxy(&po)
 	}
-	return serveProxy(t, c, po, mon.Run)
+	run := mon.Run
+	if o.static {
+		run = func(ctx context.Context) { <-ctx.Done() }
+	}
+	return serveProxy(t, c, po, run)
 }
 
 // serveProxy starts a proxy with po and runs topology (the monitor or the

@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"database/sql"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +294,52 @@ func TestClientIdleTimeout(t *testing.T) {
 	fresh := openDB(t, e.dsn(""))
 	if err := fresh.QueryRowContext(ctx, "SELECT 2").Scan(&r); err != nil || r != 2 {
 		t.Fatalf("new client: %v", err)
+	}
+}
+
+// A node whose address changes gets a new pool; a session still holding a
+// connection to the old address gives it back to the old pool (closed, so
+// the connection closes), never to the new one: the new pool neither hands
+// out a connection to the old address nor loses count of its own.
+func TestAddressChangeKeepsPoolsApart(t *testing.T) {
+	e := startEnv(t, envOptions{static: true})
+	ensureTestDB(t, e.c)
+	master := e.c.Master().Name
+	a, endA := oneConn(t, e.dsn(""))
+	connID(t, a) // a connection from the pool of the first address
+
+	snap := *e.store.Load()
+	snap.Nodes = slices.Clone(snap.Nodes)
+	for i := range snap.Nodes {
+		if snap.Nodes[i].Name == master {
+			host, port, err := net.SplitHostPort(snap.Nodes[i].Address)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap.Nodes[i].Address = net.JoinHostPort(host, "0"+port) // another address, the same server
+		}
+	}
+	snap.Epoch++
+	e.store.Publish(&snap)
+
+	b, endB := oneConn(t, e.dsn(""))
+	idB := connID(t, b) // dials the new address: a new pool
+	connID(t, a)        // still on its first connection
+	endA()
+	waitFor(t, 10*time.Second, "the first session to end", func() bool { return e.sessionCount() == 1 })
+	ps := e.srv.Pools()[master]
+	if ps.Open != 1 || ps.Idle != 0 {
+		t.Errorf("new pool after the old-address connection came back: open %d idle %d, want 1 and 0 (only the second session's)", ps.Open, ps.Idle)
+	}
+	endB()
+	e.waitIdleBackends(t, 1)
+	ps = e.srv.Pools()[master]
+	if ps.Open != 1 || ps.Idle != 1 {
+		t.Errorf("new pool with both sessions gone: open %d idle %d, want 1 and 1", ps.Open, ps.Idle)
+	}
+	// The idle connection is the second session's, to the new address.
+	c, _ := oneConn(t, e.dsn(""))
+	if id := connID(t, c); id != idB {
+		t.Errorf("a new session got backend thread %d, want the new address's %d", id, idB)
 	}
 }

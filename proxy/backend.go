@@ -40,8 +40,12 @@ type poolKey struct {
 
 // Backend is one authenticated connection to a database server.
 type Backend struct {
-	node     string
-	key      poolKey
+	node string
+	key  poolKey
+	// pool opened it, and it goes back there: a node whose address changed
+	// gets a new pool, and a connection to the old address must not land
+	// in it (nor count against it).
+	pool     *Pool
 	w        *wire.Conn
 	threadID uint32
 	version  string

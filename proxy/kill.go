@@ -78,10 +78,13 @@ func (s *Server) killSession(ctx context.Context, target *Session, query bool) e
 	target.mu.Lock()
 	user := target.user
 	be := target.active
-	var node string
+	var node, addr string
 	var thread uint32
 	if be != nil && target.busy.Load() {
 		node, thread = be.node, be.threadID
+		if be.pool != nil {
+			addr = be.pool.addr // the server the thread is on, if the node moved since
+		}
 	}
 	target.mu.Unlock()
 	if !query {
@@ -89,7 +92,7 @@ func (s *Server) killSession(ctx context.Context, target *Session, query bool) e
 	}
 	var err error
 	if thread != 0 {
-		if kerr := s.killBackend(ctx, user, node, thread, query); kerr != nil {
+		if kerr := s.killBackend(ctx, user, node, addr, thread, query); kerr != nil {
 			err = fmt.Errorf("kill thread %d on %s: %w", thread, node, kerr)
 		}
 	}
@@ -99,15 +102,19 @@ func (s *Server) killSession(ctx context.Context, target *Session, query bool) e
 	return err
 }
 
-// killBackend runs KILL [QUERY] on the node through a fresh connection of the
-// same user (a user may always kill its own threads).
-func (s *Server) killBackend(ctx context.Context, user, node string, thread uint32, query bool) error {
-	p := s.pool(node)
-	if p == nil {
-		return fmt.Errorf("no pool for %s", node)
+// killBackend runs KILL [QUERY] on the node (at addr, or the node's pool's
+// address when empty) through a fresh connection of the same user (a user
+// may always kill its own threads).
+func (s *Server) killBackend(ctx context.Context, user, node, addr string, thread uint32, query bool) error {
+	if addr == "" {
+		p := s.pool(node)
+		if p == nil {
+			return fmt.Errorf("no pool for %s", node)
+		}
+		addr = p.addr
 	}
 	pw, _ := s.password(user)
-	be, err := dialBackend(ctx, node, p.addr, poolKey{user: user}, pw, s.beTLS, s.limits().ConnectTimeout)
+	be, err := dialBackend(ctx, node, addr, poolKey{user: user}, pw, s.beTLS, s.limits().ConnectTimeout)
 	if err != nil {
 		return err
 	}

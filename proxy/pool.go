@@ -103,6 +103,7 @@ func (p *Pool) Get(ctx context.Context, key poolKey, password string) (*Backend,
 				p.mu.Unlock()
 				return nil, err
 			}
+			b.pool = p
 			return b, nil
 		}
 		// Full: evict an idle connection of another key if there is one,

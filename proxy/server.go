@@ -807,8 +807,8 @@ func (s *Server) handshake(nc net.Conn, ah *authHandler, h *handshakeHandler) (s
 
 // poolOf returns the pool a backend came from.
 func (s *Server) poolOf(be *Backend) *Pool {
-	if p := s.pool(be.node); p != nil {
-		return p
+	if be.pool != nil {
+		return be.pool
 	}
 	return newPool(be.node, "", nil, s.poolLimits(), s.log)
 }

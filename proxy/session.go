@@ -361,8 +361,8 @@ func (s *Session) dropConn(be *Backend, broken bool) {
 		s.txNode = ""
 		s.syncTxOn()
 	}
-	if p := s.srv.pool(be.node); p != nil {
-		p.Put(be, broken)
+	if be.pool != nil {
+		be.pool.Put(be, broken) // a replaced (closed) pool closes it
 	} else {
 		be.close()
 	}
