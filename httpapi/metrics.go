@@ -218,7 +218,7 @@ func b2f(b bool) float64 {
 // latency is the proxy's StatementObserver: a histogram of statement time
 // by route and result. Counts are kept per shard (proxy.StatShards), so
 // sessions on different CPUs add to different cache lines, and summed when
-// scraped; an observation is three atomic adds on lines only its shard
+// scraped; an observation is two atomic adds on lines only its shard
 // writes.
 type latency struct {
 	desc   *prometheus.Desc
@@ -234,16 +234,20 @@ const (
 )
 
 // latencyCounts is one route and result's histogram in one shard: counts
-// per bucket (not cumulative; the last is +Inf), their number and sum.
+// per bucket (not cumulative; the last is +Inf; their sum is the count) and
+// the sum of the durations.
 type latencyCounts struct {
-	count, nanos atomic.Uint64
-	buckets      [latencyBuckets + 1]atomic.Uint64
+	nanos   atomic.Uint64
+	buckets [latencyBuckets + 1]atomic.Uint64
 }
 
 type latencyShard struct {
 	h [len(routes)][2]latencyCounts
-	_ [128]byte // keeps the next shard's first counters off this one's lines
+	_ [shardGap]byte // keeps the next shard's first counters off this one's lines
 }
+
+// shardGap is the padding between shards: two 64-byte lines.
+const shardGap = 128
 
 func newLatency() *latency {
 	return &latency{desc: prometheus.NewDesc(ns+"_statement_duration_seconds",
@@ -276,7 +280,6 @@ func (l *latency) Statement(shard int, route string, failed bool, d time.Duratio
 	c := &l.shards[shard%proxy.StatShards].h[r][k]
 	c.buckets[latencyBucket(d)].Add(1)
 	c.nanos.Add(uint64(max(d, 0)))
-	c.count.Add(1)
 }
 
 // Describe implements prometheus.Collector.
@@ -287,11 +290,10 @@ func (l *latency) Describe(ch chan<- *prometheus.Desc) { ch <- l.desc }
 func (l *latency) Collect(ch chan<- prometheus.Metric) {
 	for r, route := range routes {
 		for k, result := range [2]string{"ok", "error"} {
-			var count, nanos uint64
+			var nanos uint64
 			var per [latencyBuckets + 1]uint64
 			for i := range l.shards {
 				c := &l.shards[i].h[r][k]
-				count += c.count.Load()
 				nanos += c.nanos.Load()
 				for b := range per {
 					per[b] += c.buckets[b].Load()
@@ -303,10 +305,9 @@ func (l *latency) Collect(ch chan<- prometheus.Metric) {
 				run += per[b]
 				cum[latencyBase*float64(uint64(1)<<b)] = run
 			}
-			// A scrape racing observations can see a bucket added to before
-			// the count: the count is never below the buckets' sum.
-			count = max(count, run+per[latencyBuckets])
-			ch <- prometheus.MustNewConstHistogram(l.desc, count, float64(nanos)/1e9, cum, route, result)
+			// A scrape racing an observation may see its bucket and not yet
+			// its duration in the sum: the sum lags by at most that.
+			ch <- prometheus.MustNewConstHistogram(l.desc, run+per[latencyBuckets], float64(nanos)/1e9, cum, route, result)
 		}
 	}
 }

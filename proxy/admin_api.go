@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/router"
@@ -41,13 +42,15 @@ type DigestStat struct {
 // Digests aggregates statements by normalised text for the admin port's
 // query_digest table. Sessions record into StatShards tables (by their
 // shard), each with its own lock, so sessions on different CPUs do not take
-// one lock per statement; Snapshot merges them. Each table holds at most
-// limit digests: when full, its least recently seen one is dropped, so a
-// stream of distinct statements cannot grow it without bound (a digest
-// dropped from one table and kept in another then shows part of its
-// counts). The zero value is not usable; use NewDigests.
+// one lock per statement; Snapshot merges them. Together the tables hold
+// about limit digests (up to StatShards-1 more): once full, a table that
+// gets a new one drops its own least recently seen, so a stream of distinct
+// statements cannot grow them without bound (a digest dropped from one
+// table and kept in another then shows part of its counts). The zero value
+// is not usable; use NewDigests.
 type Digests struct {
 	limit  int
+	n      atomic.Int64 // digests held, all tables (changed on insert and evict only)
 	shards [StatShards]digestShard
 }
 
@@ -75,8 +78,9 @@ func (d *Digests) Record(sql string, route string, dur time.Duration, rows uint6
 	d.RecordNormalized(router.Normalize(sql), route, dur, rows)
 }
 
-// RecordNormalized is Record for a text already normalised (a prepared
-// statement's, normalised once rather than at every execution).
+// RecordNormalized is Record for a text already normalised. Record and
+// RecordNormalized are for callers outside a session (sessions record into
+// their own shard); they use the first table.
 func (d *Digests) RecordNormalized(norm string, route string, dur time.Duration, rows uint64) {
 	if d == nil {
 		return
@@ -98,9 +102,11 @@ func (d *Digests) recordKeyed(shard int, key uint64, norm string, route string, 
 		if sh.m == nil {
 			sh.m = make(map[uint64]*DigestStat, min(d.limit, 64))
 		}
-		if len(sh.m) >= d.limit {
+		if d.n.Load() >= int64(d.limit) && len(sh.m) > 0 {
 			sh.evictLocked()
+			d.n.Add(-1)
 		}
+		d.n.Add(1)
 		if len(norm) > 1024 {
 			norm = norm[:1024] // long IN lists etc.: the prefix identifies it
 		}
@@ -185,6 +191,7 @@ func (d *Digests) Reset() {
 	for i := range d.shards {
 		sh := &d.shards[i]
 		sh.mu.Lock()
+		d.n.Add(-int64(len(sh.m)))
 		clear(sh.m)
 		sh.mu.Unlock()
 	}

@@ -174,7 +174,10 @@ func (p *Pool) SetLimits(l PoolLimits) {
 // first so no session state leaks to the next client; one that fails the
 // reset, or that the caller marks broken, is closed.
 func (p *Pool) Put(b *Backend, broken bool) {
-	if broken || b.noReuse {
+	p.mu.Lock()
+	closed := p.closed // replaced (the node moved) or shutting down: no reset needed
+	p.mu.Unlock()
+	if broken || b.noReuse || closed {
 		p.discard(b)
 		return
 	}

@@ -41,8 +41,10 @@ func (s *Server) Metrics() MetricsSnapshot {
 	var st, er [3]uint64
 	for i := range m.hot {
 		for r := range st {
-			st[r] += m.hot[i].stmts[r].Load()
+			// Errors first: a statement is counted before its error, so
+			// a snapshot never shows an error without its statement.
 			er[r] += m.hot[i].errs[r].Load()
+			st[r] += m.hot[i].stmts[r].Load()
 		}
 	}
 	return MetricsSnapshot{
