@@ -38,6 +38,16 @@ type poolKey struct {
 	loop bool
 }
 
+// giveBack returns the connection to the pool that opened it (closed when
+// broken, or when that pool was replaced or closed).
+func (b *Backend) giveBack(broken bool) {
+	if b.pool == nil {
+		b.close() // not from a pool (tests)
+		return
+	}
+	b.pool.Put(b, broken)
+}
+
 // Backend is one authenticated connection to a database server.
 type Backend struct {
 	node string

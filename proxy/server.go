@@ -140,7 +140,7 @@ type Server struct {
 	metrics  Metrics
 	route    atomic.Pointer[Routing]
 	gtids    gtidState
-	inflight sync.Map                    // node -> *atomic.Int64
+	inflight sync.Map                    // node -> *nodeLoad
 	readers  sync.Map                    // node -> *atomic.Int64: sessions reading from it
 	observer atomic.Pointer[observerBox] // SetObserver (observe.go)
 	digests  *Digests
@@ -507,7 +507,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 			s.removeSession(sess)
 		}
 		if ah.be != nil {
-			s.poolOf(ah.be).Put(ah.be, false)
+			ah.be.giveBack(false)
 		}
 		return
 	}
@@ -535,7 +535,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 	if ah.be != nil && (ah.be.lconn != nil) != (lc != nil) {
 		// The login check's connection is of the other kind (the detach
 		// failed): the session gets its own later.
-		s.poolOf(ah.be).discard(ah.be)
+		ah.be.giveBack(true)
 		ah.be = nil
 	}
 	sess.mu.Lock()
@@ -803,14 +803,6 @@ func (s *Server) handshake(nc net.Conn, ah *authHandler, h *handshakeHandler) (s
 		}
 	}()
 	return s.gs.Load().NewCustomizedConn(&capConn{Conn: nc}, ah, h)
-}
-
-// poolOf returns the pool a backend came from.
-func (s *Server) poolOf(be *Backend) *Pool {
-	if be.pool != nil {
-		return be.pool
-	}
-	return newPool(be.node, "", nil, s.poolLimits(), s.log)
 }
 
 func (a *authHandler) OnAuthFailure(c *server.Conn, err error) {

@@ -361,11 +361,7 @@ func (s *Session) dropConn(be *Backend, broken bool) {
 		s.txNode = ""
 		s.syncTxOn()
 	}
-	if be.pool != nil {
-		be.pool.Put(be, broken) // a replaced (closed) pool closes it
-	} else {
-		be.close()
-	}
+	be.giveBack(broken)
 }
 
 func (s *Session) dropAll(broken bool) {

@@ -8,8 +8,9 @@ import "sync/atomic"
 // cache line on every statement; readers sum the slots.
 const StatShards = 16
 
-// cacheLine is the stride between slots: two 64-byte lines, as adjacent-line
-// prefetch pulls pairs.
+// cacheLine is the stride between slots: 128 bytes, so no two slots share a
+// 64-byte line (nor an adjacent-line prefetch pair when the array happens to
+// be 128-aligned, which Go does not promise).
 const cacheLine = 128
 
 // routeIndex maps a statement's route to its counter: master, replica, other.

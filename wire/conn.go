@@ -372,44 +372,34 @@ func (c *Conn) RelayFrame(dst *Conn) (Frame, error) {
 // Per-row parsing and copying was most of the proxy's own cost on results of
 // many rows.
 func (c *Conn) ForwardRows(dst *Conn) (rows int, seq uint8, err error) {
-	b, _ := c.br.Peek(c.br.Buffered()) // never blocks: at most what is buffered
-	off := 0
-	for len(b)-off >= 5 {
-		n := int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16
-		if n == 0 || n >= MaxPayload || off+4+n > len(b) {
-			break
-		}
-		first := b[off+4]
-		if first == ErrHeader || (first == EOFHeader && n < 9) {
-			break
-		}
-		seq = b[off+3]
-		off += 4 + n
-		rows++
-	}
-	if rows == 0 {
-		return 0, 0, nil
-	}
-	if _, err := dst.bw.Write(b[:off]); err != nil {
-		return 0, 0, &DstError{err}
-	}
-	_, _ = c.br.Discard(off)
-	return rows, seq, nil
+	return c.forwardBuffered(dst, -1, true)
 }
 
-// ForwardFrames passes on, in one copy, up to max complete frames already in
-// the read buffer, stopping early before a frame continued in the next one
-// or one not yet wholly received. Like ForwardRows it never reads from the
-// socket, and does not look inside the frames: it is for frames nobody
-// inspects (column definitions). n is how many it passed on, seq the last
-// one's sequence.
-func (c *Conn) ForwardFrames(dst *Conn, max int) (n int, seq uint8, err error) {
-	b, _ := c.br.Peek(c.br.Buffered())
+// ForwardFrames is ForwardRows for at most limit frames of any kind: it does
+// not look inside them, and is for frames nobody inspects (column
+// definitions).
+func (c *Conn) ForwardFrames(dst *Conn, limit int) (n int, seq uint8, err error) {
+	return c.forwardBuffered(dst, limit, false)
+}
+
+// forwardBuffered passes on whole frames from the read buffer in one copy:
+// at most limit of them (no limit when negative), and with rows set only
+// plain rows.
+func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool) (n int, seq uint8, err error) {
+	b, _ := c.br.Peek(c.br.Buffered()) // never blocks: at most what is buffered
 	off := 0
-	for n < max && len(b)-off >= 4 {
+	for n != limit && len(b)-off >= 4 {
 		k := int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16
 		if k >= MaxPayload || off+4+k > len(b) {
 			break
+		}
+		if rows {
+			if k == 0 {
+				break
+			}
+			if first := b[off+4]; first == ErrHeader || (first == EOFHeader && k < 9) {
+				break
+			}
 		}
 		seq = b[off+3]
 		off += 4 + k

@@ -96,11 +96,15 @@ func FuzzFrameForward(f *testing.F) {
 	f.Add([]byte{0, 255, 255, 1}, []byte{90}, []byte{1, 1, 1, 1})
 	f.Add([]byte{1, 2, 3, 0, 4}, []byte{}, []byte{0})          // whole frames buffered: NextFrame in place
 	f.Add([]byte{7, 1, 2, 40, 3}, []byte{30, 5}, []byte{2, 0}) // rows, then frames split across reads
+	f.Add([]byte{4, 255, 6, 255}, []byte{}, []byte{0, 1, 2})   // frames over the hold limit stream through
 	f.Fuzz(func(t *testing.T, sizes, chunks, ops []byte) {
 		var in []byte
 		var want []Frame
 		for i, sz := range sizes {
 			n := int(sz) * 3 // up to 765 bytes: larger than the 256-byte buffer below
+			if sz == 255 {
+				n = peekLimit + 1000 // streamed through, never held
+			}
 			p := bytes.Repeat([]byte{byte(i)}, n)
 			if n > 0 && i%5 == 0 {
 				p[0] = EOFHeader // lets ForwardRows stop on its own
@@ -131,9 +135,12 @@ func FuzzFrameForward(f *testing.F) {
 					continue
 				}
 			case 2:
-				k, _, err := src.ForwardRows(dst)
+				k, seq, err := src.ForwardRows(dst)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if k > 0 && seq != want[next+k-1].Seq {
+					t.Fatalf("ForwardRows: seq %d, want %d", seq, want[next+k-1].Seq)
 				}
 				next += k
 				if k > 0 {
@@ -145,7 +152,9 @@ func FuzzFrameForward(f *testing.F) {
 				t.Fatalf("frame %d: %v", next, err)
 			}
 			w := want[next]
-			if fr.Len != w.Len || fr.Seq != w.Seq || len(fr.Payload) != w.Len || (w.Len > 0 && fr.Payload[len(fr.Payload)-1] != byte(next)) {
+			held := w.Len <= peekLimit
+			if fr.Len != w.Len || fr.Seq != w.Seq || (held && len(fr.Payload) != w.Len) || (!held && fr.Payload != nil) ||
+				(held && w.Len > 0 && fr.Payload[len(fr.Payload)-1] != byte(next)) {
 				t.Fatalf("frame %d: len %d seq %d payload %d bytes; want len %d seq %d", next, fr.Len, fr.Seq, len(fr.Payload), w.Len, w.Seq)
 			}
 			if err := src.ForwardFrame(fr, dst); err != nil {
