@@ -47,6 +47,10 @@ func NewConn(c net.Conn, bufSize int) *Conn {
 	return &Conn{Conn: c, sock: s, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
 }
 
+// frameLen is the payload length in the frame header at the start of b
+// (at least 3 bytes).
+func frameLen(b []byte) int { return int(b[0]) | int(b[1])<<8 | int(b[2])<<16 }
+
 // ReadHeader reads one frame header and returns the payload length and sequence.
 func (c *Conn) ReadHeader() (int, uint8, error) {
 	if c.br.Buffered() >= len(c.hdr) {
@@ -54,7 +58,7 @@ func (c *Conn) ReadHeader() (int, uint8, error) {
 	} else if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return 0, 0, err
 	}
-	n := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+	n := frameLen(c.hdr[:])
 	return n, c.hdr[3], nil
 }
 
@@ -196,7 +200,7 @@ func (c *Conn) wholePacket(limit int) int {
 	if len(b) < 4 {
 		return 0
 	}
-	n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+	n := frameLen(b)
 	if n >= MaxPayload || n+4 > c.br.Size() || (limit > 0 && n > limit) {
 		return -1
 	}
@@ -286,7 +290,7 @@ func (c *Conn) NextFrame() (Frame, error) {
 		}
 	}
 	if b, _ := c.br.Peek(c.br.Buffered()); len(b) >= 4 {
-		n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+		n := frameLen(b)
 		if n <= peekLimit && n+4 <= len(b) {
 			p := b[: n+4 : n+4]
 			_, _ = c.br.Discard(n + 4)
@@ -389,7 +393,7 @@ func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool) (n int, seq uint
 	b, _ := c.br.Peek(c.br.Buffered()) // never blocks: at most what is buffered
 	off := 0
 	for n != limit && len(b)-off >= 4 {
-		k := int(b[off]) | int(b[off+1])<<8 | int(b[off+2])<<16
+		k := frameLen(b[off:])
 		if k >= MaxPayload || off+4+k > len(b) {
 			break
 		}
