@@ -12,9 +12,10 @@ import (
 	"github.com/switchyard/switchyard/proxy"
 )
 
-// TestBackendTLS: with backend_tls, the proxy's connections to the servers
-// are encrypted and verified against the CA.
-func TestBackendTLS(t *testing.T) {
+// startTLSBackendEnv starts a master with a certificate and the proxy
+// connecting to it over verified TLS.
+func startTLSBackendEnv(t *testing.T) *env {
+	t.Helper()
 	pki := newTestPKI(t)
 	dir := t.TempDir()
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.server.Certificate[0]})
@@ -37,6 +38,13 @@ func TestBackendTLS(t *testing.T) {
 		},
 	})
 	ensureTestDB(t, e.c)
+	return e
+}
+
+// TestBackendTLS: with backend_tls, the proxy's connections to the servers
+// are encrypted and verified against the CA.
+func TestBackendTLS(t *testing.T) {
+	e := startTLSBackendEnv(t)
 	db := openDB(t, e.dsn(""))
 	var name, cipher string
 	if err := db.QueryRow("SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {

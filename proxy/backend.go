@@ -36,6 +36,10 @@ type poolKey struct {
 	// loop: a connection for sessions on event loops (Options.Loops),
 	// out of Go's netpoller (Backend.lconn).
 	loop bool
+	// ext: the MariaDB extended capabilities the client negotiated (a
+	// subset of advertisedExt), asked of the backend too; what the server
+	// grants is Backend.ext.
+	ext uint32
 }
 
 // giveBack returns the connection to the pool that opened it (closed when
@@ -88,7 +92,13 @@ type Backend struct {
 	// before use (done by the task it is then attached to).
 	lconn    *evloop.Conn
 	needPing bool
+	// ext: the MariaDB extended capabilities this connection negotiated,
+	// key.ext as far as the server offers it.
+	ext uint32
 }
+
+// cacheMeta reports whether the connection negotiated metadata caching.
+func (b *Backend) cacheMeta() bool { return b.ext&wire.MariaDBCacheMetadata != 0 }
 
 // ping checks that a connection that idled is still alive.
 func (b *Backend) ping(timeout time.Duration) error {
@@ -208,7 +218,8 @@ func (b *Backend) queryValue(sql string) (string, error) {
 
 type backendStmt struct {
 	id        uint32
-	typesSent bool // parameter types already bound on this connection
+	typesSent bool     // parameter types already bound on this connection
+	meta      *colMeta // column definitions the server last sent (metadata caching only)
 }
 
 // ThreadID is the backend's connection id (for KILL).
@@ -252,6 +263,7 @@ func dialBackend(ctx context.Context, node, addr string, key poolKey, password s
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d := &net.Dialer{Timeout: timeout}
+	var xc *wire.ExtConn
 	// The dial context bounds the TCP connect; the handshake is bounded by a deadline.
 	cc, err := client.ConnectWithDialer(dctx, "tcp", addr, key.user, password, key.db, func(ctx context.Context, network, address string) (net.Conn, error) {
 		nc, err := d.DialContext(ctx, network, address)
@@ -259,12 +271,21 @@ func dialBackend(ctx context.Context, node, addr string, key poolKey, password s
 			return nil, err
 		}
 		_ = nc.SetDeadline(time.Now().Add(timeout))
+		if key.ext != 0 && tlsCfg == nil {
+			// (Over TLS the full response is encrypted: no extended flags.)
+			xc = wire.NewExtConn(nc, key.ext)
+			return xc, nil
+		}
 		return nc, nil
 	}, opt)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s (%s) as %s: %w", node, addr, key.user, unwrapMySQL(err))
 	}
 	nc := cc.Conn.Conn
+	var ext uint32
+	if xc != nil {
+		nc, ext = xc.Conn, xc.Granted()
+	}
 	_ = nc.SetDeadline(time.Time{})
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
@@ -281,6 +302,7 @@ func dialBackend(ctx context.Context, node, addr string, key poolKey, password s
 		created:  now,
 		lastUsed: now,
 		stmts:    make(map[uint32]*backendStmt),
+		ext:      ext,
 	}
 	if err := b.enableTracking(); err != nil {
 		b.close()

@@ -14,37 +14,48 @@ import (
 // honour them; only the initial handshake needs the bits added.
 const advertisedExtra = wire.ClientFoundRows | wire.ClientIgnoreSpace | wire.ClientMultiStatements
 
-// capConn adds advertisedExtra to the capability flags of the first packet
-// written on the connection, which is the server's initial handshake.
+// advertisedExt are the MariaDB extended capabilities Switchyard offers its
+// clients: metadata caching, which a client on a direct connection to
+// MariaDB 10.6+ gets, and which spares each execution of a prepared
+// statement its column definitions. A backend without it is bridged (see
+// Session.columnCount).
+const advertisedExt = wire.MariaDBCacheMetadata
+
+// capConn adds advertisedExtra and advertisedExt to the first packet written
+// on the connection, the server's initial handshake, and notes the MariaDB
+// extended capabilities of the first packet the client sends back (its
+// handshake response, or the SSL request that precedes it, which carries
+// the same flags).
 type capConn struct {
 	net.Conn
 	done bool
+	head [4 + 32]byte // the start of the client's first packet
+	got  int
 }
 
 func (c *capConn) Write(b []byte) (int, error) {
 	if !c.done {
 		c.done = true
-		addHandshakeCaps(b, advertisedExtra)
+		if len(b) > 4 {
+			wire.PatchServerHandshake(b[4:], advertisedExtra, advertisedExt)
+		}
 	}
 	return c.Conn.Write(b)
 }
 
-// addHandshakeCaps sets flags in a framed protocol-10 initial handshake;
-// anything else is left untouched.
-func addHandshakeCaps(b []byte, flags uint32) {
-	if len(b) < 5 || b[4] != 10 {
-		return
+func (c *capConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.got < len(c.head) {
+		c.got += copy(c.head[c.got:], b[:n])
 	}
-	i := 5
-	for i < len(b) && b[i] != 0 {
-		i++
+	return n, err
+}
+
+// clientExt returns the MariaDB extended capabilities the client asked for
+// that Switchyard offered.
+func (c *capConn) clientExt() uint32 {
+	if c.got < len(c.head) {
+		return 0
 	}
-	pos := i + 1 + 4 + 8 + 1 // NUL, connection id, scramble part 1, filler
-	if pos+7 > len(b) {
-		return
-	}
-	b[pos] |= byte(flags)
-	b[pos+1] |= byte(flags >> 8)
-	b[pos+5] |= byte(flags >> 16)
-	b[pos+6] |= byte(flags >> 24)
+	return wire.ClientExtCaps(c.head[4:]) & advertisedExt
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/binary"
 	"testing"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -36,35 +35,6 @@ func TestParseKill(t *testing.T) {
 	}
 }
 
-func TestAddHandshakeCaps(t *testing.T) {
-	// A protocol-10 handshake: version, id, scramble, filler, caps low,
-	// charset, status, caps high.
-	p := []byte{0, 0, 0, 0, 10}
-	p = append(p, "10.11.0-MariaDB\x00"...)
-	p = append(p, 1, 0, 0, 0)
-	p = append(p, "12345678"...)
-	p = append(p, 0)
-	capPos := len(p)
-	p = append(p, 0x00, 0x02) // PROTOCOL_41
-	p = append(p, 45, 2, 0)
-	p = append(p, 0x08, 0x00) // PLUGIN_AUTH (0x80000 >> 16)
-	p = append(p, 21)
-	addHandshakeCaps(p, advertisedExtra)
-	caps := uint32(binary.LittleEndian.Uint16(p[capPos:])) | uint32(binary.LittleEndian.Uint16(p[capPos+5:]))<<16
-	for _, f := range []uint32{gmysql.CLIENT_PROTOCOL_41, gmysql.CLIENT_PLUGIN_AUTH, gmysql.CLIENT_MULTI_STATEMENTS, gmysql.CLIENT_FOUND_ROWS} {
-		if caps&f == 0 {
-			t.Errorf("flag %#x missing in %#x", f, caps)
-		}
-	}
-	// Not a handshake: untouched.
-	other := []byte{1, 0, 0, 0, 0xff, 1, 2}
-	addHandshakeCaps(other, advertisedExtra)
-	if other[5] != 1 || other[6] != 2 {
-		t.Error("non-handshake packet modified")
-	}
-	addHandshakeCaps([]byte{0, 0, 0, 0, 10, 'x'}, advertisedExtra) // short: no panic
-}
-
 func TestCheckNative(t *testing.T) {
 	scramble := []byte("abcdefghij0123456789")
 	good := gmysql.CalcNativePassword(scramble, []byte("s3cret"))
@@ -90,12 +60,5 @@ func FuzzParseKill(f *testing.F) {
 		if !ok && id != 0 {
 			t.Fatal("id without ok")
 		}
-	})
-}
-
-func FuzzAddHandshakeCaps(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 0, 10, 'v', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 2, 45, 2, 0, 8, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		addHandshakeCaps(b, advertisedExtra)
 	})
 }

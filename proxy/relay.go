@@ -17,6 +17,15 @@ const (
 	modeSingle                   // one packet (COM_STATISTICS, OK/ERR answers)
 )
 
+// frameKind says what Session.relay's reader looks at in a frame.
+type frameKind uint8
+
+const (
+	frameAny    frameKind = iota // passed on unread
+	frameOK                      // an OK packet is inspected (session state)
+	frameResult                  // an OK packet, or a result set's column count (metadata caching)
+)
+
 // relayErr says which side failed during a relay and whether the client's
 // stream is still in step (an ERR packet can still be sent to it).
 type relayErr struct {
@@ -38,26 +47,49 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 		lastSeq uint8 = 0 // sequence of the client's command
 		status  uint16
 	)
+	// Metadata caching (meta.go): column count packets are looked at, and
+	// once definitions were put in, later frames renumbered (rs.shift).
+	cacheMeta := s.ext&wire.MariaDBCacheMetadata != 0
+	var rs resultStart
+	read := func() (wire.Frame, error) {
+		f, err := be.w.NextFrame()
+		if err == nil && rs.shift != 0 {
+			f.Seq += rs.shift
+			if f.Raw != nil {
+				f.Raw[3] = f.Seq
+			}
+		}
+		return f, err
+	}
 	// next reads and forwards one logical packet, returning its first frame.
 	// Continuation frames (after a frame of MaxPayload bytes) are forwarded
-	// without inspection. With ok set, an OK packet is inspected for the
-	// session state it carries (and rewritten for a client that did not ask
-	// for session tracking).
-	next := func(ok bool) (wire.Frame, error) {
-		f, err := be.w.NextFrame()
+	// without inspection. With kind frameOK, an OK packet is inspected for
+	// the session state it carries (and rewritten for a client that did not
+	// ask for session tracking); with frameResult, also a column count
+	// packet, for metadata caching.
+	next := func(kind frameKind) (wire.Frame, error) {
+		f, err := read()
+		shifted := rs.shift
 		if err == nil {
-			if ok && f.First == wire.OKHeader && f.Raw != nil && f.Len >= 7 {
+			switch {
+			case kind != frameAny && f.First == wire.OKHeader && f.Raw != nil && f.Len >= 7:
 				err = s.okPacket(be, f)
-			} else {
+			case kind == frameResult && cacheMeta && f.Raw != nil && f.First != wire.OKHeader &&
+				f.First != wire.ErrHeader && f.First != wire.InfileHeader:
+				err = s.columnCount(be, f, &rs)
+			default:
 				err = be.w.ForwardFrame(f, cw)
 			}
 		}
 		if err != nil {
 			return f, s.classify(err, f, lastSeq)
 		}
-		lastSeq = f.Seq
+		lastSeq = f.Seq + rs.shift - shifted // and the definitions put in after it
 		for g := f; g.Len == wire.MaxPayload; {
-			g, err = be.w.RelayFrame(cw)
+			g, err = read()
+			if err == nil {
+				err = be.w.ForwardFrame(g, cw)
+			}
 			if err != nil {
 				return f, s.classify(err, g, lastSeq)
 			}
@@ -74,7 +106,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 
 	switch mode {
 	case modeSingle:
-		f, err := next(true)
+		f, err := next(frameOK)
 		if err != nil {
 			return 0, err
 		}
@@ -92,7 +124,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 		return status, flush()
 	case modeFields:
 		for {
-			f, err := next(false)
+			f, err := next(frameAny)
 			if err != nil {
 				return 0, err
 			}
@@ -108,7 +140,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 		}
 	case modeFetch:
 		for {
-			f, err := next(false)
+			f, err := next(frameAny)
 			if err != nil {
 				return 0, err
 			}
@@ -128,7 +160,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 	// (an open transaction, say) in place.
 	status = s.status
 	for {
-		f, err := next(true)
+		f, err := next(frameResult)
 		if err != nil {
 			return 0, err
 		}
@@ -153,25 +185,46 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			continue
 		}
 		// A result set: column count, then definitions, EOF, rows, EOF.
-		ncols, n := wire.LenEnc(f.Payload)
-		if n == 0 {
+		ncols, follows, _, ok := wire.ColumnCount(f.Payload, be.cacheMeta())
+		if !ok {
 			return 0, &relayErr{err: errors.New("malformed result set header from backend"), inStep: true, nextSeq: lastSeq + 1}
 		}
-		for left := ncols; left > 0; {
+		if cacheMeta {
+			follows = rs.defsFollow
+		}
+		var meta *colMeta // the definitions, when recorded
+		if rs.capture {
+			meta = &colMeta{}
+		}
+		for left := ncols; follows && left > 0; {
 			// Column definitions go on unread, in bulk when buffered.
-			if k, seq, err := be.w.ForwardFrames(cw, int(min(left, 1<<16))); err != nil {
-				return 0, &relayErr{err: err, client: true}
-			} else if k > 0 {
-				left -= uint64(k)
-				lastSeq = seq
-				continue
+			if meta == nil && rs.shift == 0 {
+				if k, seq, err := be.w.ForwardFrames(cw, int(min(left, 1<<16))); err != nil {
+					return 0, &relayErr{err: err, client: true}
+				} else if k > 0 {
+					left -= uint64(k)
+					lastSeq = seq
+					continue
+				}
 			}
-			if _, err := next(false); err != nil {
+			g, err := next(frameAny)
+			if err != nil {
 				return 0, err
+			}
+			if meta != nil {
+				if meta = meta.addFrame(g); meta == nil {
+					rs.capture = false
+					s.captured(nil) // not kept whole: unknown
+				}
 			}
 			left--
 		}
-		f, err = next(false) // EOF after the column definitions
+		if rs.capture {
+			s.captured(meta)
+		}
+		// Only the first result of an execution is the statement's.
+		rs.capture, s.execStmt, s.execBS = false, nil, nil
+		f, err = next(frameAny) // EOF after the column definitions
 		if err != nil {
 			return 0, err
 		}
@@ -181,14 +234,16 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return st, flush()
 		}
 		for {
-			if k, seq, err := be.w.ForwardRows(cw); err != nil {
+			if rs.shift != 0 {
+				// Renumbered frames go one by one.
+			} else if k, seq, err := be.w.ForwardRows(cw); err != nil {
 				return 0, &relayErr{err: err, client: true}
 			} else if k > 0 {
 				s.rows += uint64(k)
 				lastSeq = seq
 				continue
 			}
-			f, err = next(false)
+			f, err = next(frameAny)
 			if err != nil {
 				return 0, err
 			}

@@ -551,7 +551,7 @@ func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error)
 		if !known {
 			return nil, wire.NewError(erAccessDenied, "28000", "Access denied for user '%s' (user removed from the configuration)", s.user)
 		}
-		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db, loop: s.task != nil}
+		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db, loop: s.task != nil, ext: s.ext}
 		var err error
 		be, err = s.getBackend(ctx, s.srv.poolFor(node, addr), key, pw)
 		if err != nil {

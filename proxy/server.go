@@ -549,6 +549,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 		sess.shard = loopIdx % StatShards
 	}
 	sess.caps = sc.Capability()
+	sess.ext = clientExtOf(sc)
 	sess.coll = sc.Charset()
 	sess.db = h.db
 	sess.mu.Unlock()
@@ -617,6 +618,19 @@ func socketOf(c *server.Conn) net.Conn {
 		return cc.Conn
 	}
 	return c.Conn.Conn
+}
+
+// clientExtOf returns the MariaDB extended capabilities the client
+// negotiated with us.
+func clientExtOf(c *server.Conn) uint32 {
+	nc := c.Conn.Conn
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn() // the flags came in the SSL request, before TLS
+	}
+	if cc, ok := nc.(*capConn); ok {
+		return cc.clientExt()
+	}
+	return 0
 }
 
 // isSocket reports whether c is a plain TCP or Unix socket.
@@ -776,7 +790,7 @@ func (a *authHandler) checkDB(c *server.Conn) error {
 	// no I/O on it: an idle one is pinged later, by the session's task).
 	raw := socketOf(c)
 	key := poolKey{user: u.Name, caps: c.Capability()&relayCaps | wire.ClientSessionTrack, collation: c.Charset(), db: a.h.db,
-		loop: a.srv.loopsOn() && isSocket(raw)}
+		loop: a.srv.loopsOn() && isSocket(raw), ext: clientExtOf(c)}
 	be, err := a.srv.poolFor(m.Name, m.Address).Get(a.ctx, key, u.Password)
 	if err != nil {
 		var we *wire.Error

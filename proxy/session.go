@@ -31,6 +31,7 @@ type Session struct {
 	log    *slog.Logger
 	user   string
 	caps   uint32 // negotiated capability flags
+	ext    uint32 // negotiated MariaDB extended capabilities (advertisedExt)
 	coll   uint8  // handshake collation
 	db     string
 	remote string
@@ -54,9 +55,13 @@ type Session struct {
 	partialErr   bool    // ...after earlier statements of the same text succeeded
 	rows         uint64  // rows relayed in the last answer
 	okBuf        []byte
-	digestNorm   string    // normalised text of the prepared statement being executed (digests)
-	digestKey    uint64    // its DigestKey
-	clock        time.Time // when the last statement's answer ended (armIdle's "now"), zero once used
+	digestNorm   string // normalised text of the prepared statement being executed (digests)
+	digestKey    uint64 // its DigestKey
+	// The prepared statement being executed and its backend statement,
+	// whose column definitions the relay follows (meta.go); nil otherwise.
+	execStmt *stmtInfo
+	execBS   *backendStmt
+	clock    time.Time // when the last statement's answer ended (armIdle's "now"), zero once used
 
 	stmts    map[uint32]*stmtInfo
 	nextStmt uint32
@@ -92,9 +97,10 @@ type stmtInfo struct {
 	class      router.Class
 	numParams  uint16
 	numCols    uint16
-	paramTypes []byte // last bound parameter types (2 bytes each)
-	lastNode   string // backend of the last execution (fetch/reset go there)
-	longData   bool   // long data was sent: runs on the master
+	paramTypes []byte   // last bound parameter types (2 bytes each)
+	lastNode   string   // backend of the last execution (fetch/reset go there)
+	longData   bool     // long data was sent: runs on the master
+	meta       *colMeta // column definitions the client holds (metadata caching only)
 }
 
 // SessionInfo is what the admin port shows of a session.

@@ -14,6 +14,7 @@ type Metrics struct {
 	retries, readFallbacks   atomic.Uint64
 	writesHeld, holdTimeouts atomic.Uint64
 	gtidWaits, gtidWaitNanos atomic.Uint64
+	metaInjected             atomic.Uint64 // column definitions put into executions (meta.go)
 }
 
 // MetricsSnapshot is a copy of the counters.
@@ -23,6 +24,7 @@ type MetricsSnapshot struct {
 	ReplicaRetries, ReadFallbacks                        uint64
 	WritesHeld, HoldTimeouts                             uint64
 	GTIDWaits, GTIDWaitNanos                             uint64
+	MetadataInjected                                     uint64
 }
 
 // count counts a statement in the session's shard.
@@ -53,6 +55,7 @@ func (s *Server) Metrics() MetricsSnapshot {
 		ReplicaRetries: m.retries.Load(), ReadFallbacks: m.readFallbacks.Load(),
 		WritesHeld: m.writesHeld.Load(), HoldTimeouts: m.holdTimeouts.Load(),
 		GTIDWaits: m.gtidWaits.Load(), GTIDWaitNanos: m.gtidWaitNanos.Load(),
+		MetadataInjected: m.metaInjected.Load(),
 	}
 }
 

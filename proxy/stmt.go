@@ -74,13 +74,21 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 		frames += int(numCols) + 1
 	}
 	lastSeq := s.cw.Seq - 1
+	// With metadata caching the client keeps the column definitions.
+	meta := s.newMeta(numCols)
+	cols := frames - int(numCols) - 1 // index of the first column definition
 	for i := 0; i < frames; i++ {
 		f, err := be.w.RelayFrame(s.cw)
 		if err != nil {
 			return s.finishRelayErr(be, s.classify(err, f, lastSeq))
 		}
 		lastSeq = f.Seq
+		if meta != nil && i >= cols && i < cols+int(numCols) {
+			meta = meta.addFrame(f)
+		}
 	}
+	st := s.stmts[vid]
+	st.meta, be.stmts[vid].meta = meta, meta
 	return s.cw.Flush()
 }
 
@@ -144,11 +152,22 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	if numCols > 0 {
 		frames += int(numCols) + 1
 	}
+	var meta *colMeta
+	if be.cacheMeta() {
+		meta = s.newMeta(numCols)
+	}
+	cols := frames - int(numCols) - 1
 	for i := 0; i < frames; i++ {
-		if _, err := be.w.ReadFrameInto(); err != nil {
+		f, err := be.w.ReadFrameInto()
+		if err != nil {
 			return nil, err
 		}
+		if meta != nil && i >= cols && i < cols+int(numCols) {
+			meta = meta.addFrame(f)
+		}
 	}
+	// What this server believes the client holds, from now on.
+	bs.meta = internMeta(meta, st.meta)
 	be.stmts[st.id] = bs
 	return bs, nil
 }
@@ -235,8 +254,11 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 			st.digestKey = DigestKey(st.digest)
 		}
 		s.digestNorm, s.digestKey = st.digest, st.digestKey // exec records it without normalising again
+		if s.ext&wire.MariaDBCacheMetadata != 0 {
+			s.execStmt, s.execBS = st, bs
+		}
 		err = s.exec(be, out, modeExecute, st.label, where)
-		s.digestNorm = ""
+		s.digestNorm, s.execStmt, s.execBS = "", nil, nil
 		var retry *retryOnMaster
 		if asRetry(err, &retry) && attempt == 0 {
 			route = router.RouteMaster
