@@ -17,7 +17,7 @@ import (
 // backend. So each side is followed: stmtInfo.meta is what the client
 // holds, backendStmt.meta what the backend believes it holds; when an
 // execution comes without definitions and the two differ, the backend's
-// are put in (injectMeta). Equal definitions share one *colMeta, so the
+// are put in (Session.columnCount). Equal definitions share one *colMeta, so the
 // common check is a pointer comparison.
 
 // colMeta is a statement's column definitions as one server sent them: the

@@ -234,14 +234,15 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return st, flush()
 		}
 		for {
-			if rs.shift != 0 {
-				// Renumbered frames go one by one.
-			} else if k, seq, err := be.w.ForwardRows(cw); err != nil {
-				return 0, &relayErr{err: err, client: true}
-			} else if k > 0 {
-				s.rows += uint64(k)
-				lastSeq = seq
-				continue
+			// Rows go on in bulk when buffered, unless renumbered.
+			if rs.shift == 0 {
+				if k, seq, err := be.w.ForwardRows(cw); err != nil {
+					return 0, &relayErr{err: err, client: true}
+				} else if k > 0 {
+					s.rows += uint64(k)
+					lastSeq = seq
+					continue
+				}
 			}
 			f, err = next(frameAny)
 			if err != nil {

@@ -65,18 +65,10 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	if err := s.cw.WritePacket(p); err != nil {
 		return err
 	}
-	// Parameter definitions + EOF, column definitions + EOF.
-	frames := 0
-	if numParams > 0 {
-		frames += int(numParams) + 1
-	}
-	if numCols > 0 {
-		frames += int(numCols) + 1
-	}
+	frames, cols := prepareFrames(numParams, numCols)
 	lastSeq := s.cw.Seq - 1
 	// With metadata caching the client keeps the column definitions.
 	meta := s.newMeta(numCols)
-	cols := frames - int(numCols) - 1 // index of the first column definition
 	for i := 0; i < frames; i++ {
 		f, err := be.w.RelayFrame(s.cw)
 		if err != nil {
@@ -90,6 +82,20 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 	st := s.stmts[vid]
 	st.meta, be.stmts[vid].meta = meta, meta
 	return s.cw.Flush()
+}
+
+// prepareFrames counts the frames after a prepare answer's OK: parameter
+// definitions and their EOF, column definitions and theirs; cols is the
+// index of the first column definition.
+func prepareFrames(numParams, numCols uint16) (frames, cols int) {
+	if numParams > 0 {
+		frames += int(numParams) + 1
+	}
+	cols = frames
+	if numCols > 0 {
+		frames += int(numCols) + 1
+	}
+	return frames, cols
 }
 
 // finishRelayErr sorts out a failed relay: a dead backend gives the client a
@@ -145,18 +151,11 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	bs := &backendStmt{id: binary.LittleEndian.Uint32(p[1:5])}
 	numCols := binary.LittleEndian.Uint16(p[5:7])
 	numParams := binary.LittleEndian.Uint16(p[7:9])
-	frames := 0
-	if numParams > 0 {
-		frames += int(numParams) + 1
-	}
-	if numCols > 0 {
-		frames += int(numCols) + 1
-	}
+	frames, cols := prepareFrames(numParams, numCols)
 	var meta *colMeta
 	if be.cacheMeta() {
 		meta = s.newMeta(numCols)
 	}
-	cols := frames - int(numCols) - 1
 	for i := 0; i < frames; i++ {
 		f, err := be.w.ReadFrameInto()
 		if err != nil {
