@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/switchyard/switchyard/wire"
 )
@@ -122,7 +123,14 @@ func (s *Session) columnCount(be *Backend, f wire.Frame, rs *resultStart) error 
 	case !ok || st == nil:
 	case follows:
 		rs.capture = true
-	case !sameMeta(bs.meta, st.meta) && bs.meta != nil && uint64(bs.meta.n) == n:
+	case bs.meta != nil && sameMeta(bs.meta, st.meta):
+	case bs.meta == nil || uint64(bs.meta.n) != n:
+		// Left out, and the proxy does not know what this backend
+		// believes the client holds: fail rather than let the client
+		// read rows by other definitions. Nothing of the answer went out
+		// yet (a read on a replica is retried on the master).
+		return errors.New("the backend left out column definitions the proxy does not have")
+	default:
 		// The client holds other definitions than this backend's rows
 		// are encoded by: send the backend's.
 		f.Payload[flagAt] = 1

@@ -93,9 +93,6 @@ func TestRelayMetadataCaching(t *testing.T) {
 		{name: "sent: recorded", sessExt: cm, beExt: cm, clientHas: intMeta, beHas: intMeta,
 			answer: frames(1, []byte{1, 1}, defBigint, eofPkt, rowInt, eofPkt),
 			want:   frames(1, []byte{1, 1}, defBigint, eofPkt, rowInt, eofPkt), wantMeta: bigMeta},
-		{name: "backend's unknown: passed on", sessExt: cm, beExt: cm, clientHas: intMeta,
-			answer: frames(1, []byte{1, 0}, eofPkt, rowInt, eofPkt),
-			want:   frames(1, []byte{1, 0}, eofPkt, rowInt, eofPkt), wantMeta: intMeta},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -151,4 +148,70 @@ func TestSameMeta(t *testing.T) {
 	if internMeta(b, a) != a || internMeta(c, a) != c || internMeta(nil, a) != nil {
 		t.Fatal("internMeta")
 	}
+}
+
+// relayFails relays an answer that ends (the backend closes) before it is
+// complete, and returns the relay's error and what the client got.
+func relayFails(t *testing.T, s *Session, be *Backend, answer []byte) (*relayErr, []byte) {
+	t.Helper()
+	beSide, beProxy := net.Pipe()
+	clProxy, clSide := net.Pipe()
+	s.cw = wire.NewConn(clProxy, 16<<10)
+	be.w = wire.NewConn(beProxy, 0)
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(clSide)
+		got <- b
+	}()
+	go func() {
+		_, _ = beSide.Write(answer)
+		beSide.Close()
+	}()
+	_, err := s.relay(be, modeExecute)
+	_ = s.cw.Flush()
+	clProxy.Close()
+	re, ok := err.(*relayErr)
+	if !ok {
+		t.Fatalf("relay: %v, want a relayErr", err)
+	}
+	return re, <-got
+}
+
+// Answers the relay must not pass on, and failures it must describe
+// right: an execution without definitions the proxy cannot supply fails
+// before anything reaches the client; a backend failing after the
+// sequence numbers wrapped to 0 is not taken for one that sent nothing
+// (it would be retried on the master after the client got rows); one
+// failing amid new definitions leaves the client's unknown.
+func TestRelayMetadataFailures(t *testing.T) {
+	cm := wire.MariaDBCacheMetadata
+	t.Run("left out, backend's unknown", func(t *testing.T) {
+		s := &Session{srv: &Server{}, ext: cm, status: wire.StatusAutocommit}
+		s.execStmt, s.execBS = &stmtInfo{id: 1, meta: metaOf(defInt)}, &backendStmt{id: 2}
+		re, got := relayFails(t, s, &Backend{node: "db2", ext: cm}, frames(1, []byte{1, 0}, eofPkt, rowInt, eofPkt))
+		if len(got) != 0 || re.client || !re.inStep || re.sent || re.nextSeq != 1 {
+			t.Fatalf("client got % x; err %+v", got, re)
+		}
+	})
+	t.Run("failure after the sequence wrapped", func(t *testing.T) {
+		s := &Session{srv: &Server{}, status: wire.StatusAutocommit}
+		rows := [][]byte{{1}, defInt, eofPkt}
+		for len(rows) < 256 { // sequences 1..255, then 0
+			rows = append(rows, rowInt)
+		}
+		re, _ := relayFails(t, s, &Backend{node: "db2"}, frames(1, rows...))
+		if !re.sent || re.nextSeq != 1 {
+			t.Fatalf("err %+v: want sent with next sequence 1", re)
+		}
+	})
+	t.Run("failure amid new definitions", func(t *testing.T) {
+		s := &Session{srv: &Server{}, ext: cm, status: wire.StatusAutocommit}
+		st, bs := &stmtInfo{id: 1, meta: metaOf(defInt, defInt)}, &backendStmt{id: 2}
+		bs.meta = st.meta
+		s.execStmt, s.execBS = st, bs
+		relayFails(t, s, &Backend{node: "db2", ext: cm}, frames(1, []byte{2, 1}, defBigint))
+		if st.meta != nil || bs.meta != nil {
+			t.Fatalf("definitions still known after a failure amid new ones: %v %v", st.meta, bs.meta)
+		}
+	})
 }

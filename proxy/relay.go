@@ -33,24 +33,40 @@ type relayErr struct {
 	client  bool // the client side failed (gone): nothing more can be sent
 	inStep  bool // backend failed between frames: the client can get an ERR
 	nextSeq uint8
+	// sent: part of the answer went to the client already (sequence
+	// numbers wrap, so nextSeq cannot tell).
+	sent bool
 }
 
 func (e *relayErr) Error() string { return e.err.Error() }
 func (e *relayErr) Unwrap() error { return e.err }
 
 // relay copies one command's response from the backend to the client and
-// returns the final server status. Frames are forwarded unchanged; only
-// their first bytes (and small status packets) are inspected.
-func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
+// returns the final server status. Frames are forwarded unchanged, except
+// OK packets for clients without session tracking and column counts for
+// clients with metadata caching (meta.go); only their first bytes (and
+// small status packets) are inspected.
+func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 	cw := s.cw
 	var (
 		lastSeq uint8 = 0 // sequence of the client's command
 		status  uint16
+		sent    bool // anything forwarded yet
 	)
-	// Metadata caching (meta.go): column count packets are looked at, and
-	// once definitions were put in, later frames renumbered (rs.shift).
-	cacheMeta := s.ext&wire.MariaDBCacheMetadata != 0
 	var rs resultStart
+	defer func() {
+		if re, ok := err.(*relayErr); ok && sent {
+			re.sent = true
+		}
+		if err != nil && rs.capture {
+			// Failed amid new definitions: part may have reached the client.
+			s.captured(nil)
+		}
+	}()
+	// Metadata caching (meta.go): for a client that negotiated it, column
+	// count packets are looked at, and once definitions were put in, later
+	// frames renumbered (rs.shift).
+	clientCaches := s.ext&wire.MariaDBCacheMetadata != 0
 	read := func() (wire.Frame, error) {
 		f, err := be.w.NextFrame()
 		if err == nil && rs.shift != 0 {
@@ -74,7 +90,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			switch {
 			case kind != frameAny && f.First == wire.OKHeader && f.Raw != nil && f.Len >= 7:
 				err = s.okPacket(be, f)
-			case kind == frameResult && cacheMeta && f.Raw != nil && f.First != wire.OKHeader &&
+			case kind == frameResult && clientCaches && f.Raw != nil && f.First != wire.OKHeader &&
 				f.First != wire.ErrHeader && f.First != wire.InfileHeader:
 				err = s.columnCount(be, f, &rs)
 			default:
@@ -85,6 +101,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 			return f, s.classify(err, f, lastSeq)
 		}
 		lastSeq = f.Seq + rs.shift - shifted // and the definitions put in after it
+		sent = true
 		for g := f; g.Len == wire.MaxPayload; {
 			g, err = read()
 			if err == nil {
@@ -189,7 +206,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 		if !ok {
 			return 0, &relayErr{err: errors.New("malformed result set header from backend"), inStep: true, nextSeq: lastSeq + 1}
 		}
-		if cacheMeta {
+		if clientCaches {
 			follows = rs.defsFollow
 		}
 		var meta *colMeta // the definitions, when recorded
@@ -203,7 +220,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 					return 0, &relayErr{err: err, client: true}
 				} else if k > 0 {
 					left -= uint64(k)
-					lastSeq = seq
+					lastSeq, sent = seq, true
 					continue
 				}
 			}
@@ -240,7 +257,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 					return 0, &relayErr{err: err, client: true}
 				} else if k > 0 {
 					s.rows += uint64(k)
-					lastSeq = seq
+					lastSeq, sent = seq, true
 					continue
 				}
 			}

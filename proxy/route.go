@@ -212,7 +212,7 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 		return nil
 	}
 	var re *relayErr
-	if errors.As(err, &re) && !re.client && re.inStep && re.nextSeq == 1 && where == "replica" {
+	if errors.As(err, &re) && !re.client && re.inStep && !re.sent && where == "replica" {
 		s.dropConn(be, true)
 		return &retryOnMaster{re.err}
 	}
@@ -551,7 +551,7 @@ func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error)
 		if !known {
 			return nil, wire.NewError(erAccessDenied, "28000", "Access denied for user '%s' (user removed from the configuration)", s.user)
 		}
-		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db, loop: s.task != nil, ext: s.ext}
+		key := poolKey{user: s.user, caps: s.caps&relayCaps | wire.ClientSessionTrack, collation: s.coll, db: s.db, loop: s.task != nil, ext: s.srv.backendExt(s.ext)}
 		var err error
 		be, err = s.getBackend(ctx, s.srv.poolFor(node, addr), key, pw)
 		if err != nil {

@@ -633,6 +633,16 @@ func clientExtOf(c *server.Conn) uint32 {
 	return 0
 }
 
+// backendExt is what of a client's MariaDB extended capabilities backend
+// connections can be asked for: none over backend TLS (see wire.ExtConn),
+// so such clients share pools with the others.
+func (s *Server) backendExt(ext uint32) uint32 {
+	if s.beTLS != nil {
+		return 0
+	}
+	return ext
+}
+
 // isSocket reports whether c is a plain TCP or Unix socket.
 func isSocket(c net.Conn) bool {
 	switch c.(type) {
@@ -790,7 +800,7 @@ func (a *authHandler) checkDB(c *server.Conn) error {
 	// no I/O on it: an idle one is pinged later, by the session's task).
 	raw := socketOf(c)
 	key := poolKey{user: u.Name, caps: c.Capability()&relayCaps | wire.ClientSessionTrack, collation: c.Charset(), db: a.h.db,
-		loop: a.srv.loopsOn() && isSocket(raw), ext: clientExtOf(c)}
+		loop: a.srv.loopsOn() && isSocket(raw), ext: a.srv.backendExt(clientExtOf(c))}
 	be, err := a.srv.poolFor(m.Name, m.Address).Get(a.ctx, key, u.Password)
 	if err != nil {
 		var we *wire.Error

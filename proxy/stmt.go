@@ -79,8 +79,7 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 			meta = meta.addFrame(f)
 		}
 	}
-	st := s.stmts[vid]
-	st.meta, be.stmts[vid].meta = meta, meta
+	s.stmts[vid].meta, be.stmts[vid].meta = meta, meta
 	return s.cw.Flush()
 }
 
@@ -152,6 +151,8 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	numCols := binary.LittleEndian.Uint16(p[5:7])
 	numParams := binary.LittleEndian.Uint16(p[7:9])
 	frames, cols := prepareFrames(numParams, numCols)
+	// Only a caching backend's belief matters (prepare keeps the client's
+	// from any backend).
 	var meta *colMeta
 	if be.cacheMeta() {
 		meta = s.newMeta(numCols)
