@@ -36,13 +36,11 @@ func metaOf(defs ...[]byte) *colMeta {
 	return m
 }
 
-// relayOnce relays answer from a backend (with ext) to a client session
-// (with sessExt) over pipes and returns what the client got.
-func relayOnce(t *testing.T, s *Session, be *Backend, answer []byte) []byte {
-	t.Helper()
+// relayAnswer relays answer from a backend to a client session over pipes
+// (the backend closes after it) and returns what the client got.
+func relayAnswer(s *Session, be *Backend, answer []byte) ([]byte, error) {
 	beSide, beProxy := net.Pipe()
 	clProxy, clSide := net.Pipe()
-	defer beSide.Close()
 	s.cw = wire.NewConn(clProxy, 16<<10)
 	be.w = wire.NewConn(beProxy, 0)
 	got := make(chan []byte)
@@ -50,12 +48,24 @@ func relayOnce(t *testing.T, s *Session, be *Backend, answer []byte) []byte {
 		b, _ := io.ReadAll(clSide)
 		got <- b
 	}()
-	go func() { _, _ = beSide.Write(answer) }()
-	if _, err := s.relay(be, modeExecute); err != nil {
+	go func() {
+		_, _ = beSide.Write(answer)
+		beSide.Close()
+	}()
+	_, err := s.relay(be, modeExecute)
+	_ = s.cw.Flush()
+	clProxy.Close()
+	return <-got, err
+}
+
+// relayOnce relays a complete answer and returns what the client got.
+func relayOnce(t *testing.T, s *Session, be *Backend, answer []byte) []byte {
+	t.Helper()
+	got, err := relayAnswer(s, be, answer)
+	if err != nil {
 		t.Fatalf("relay: %v", err)
 	}
-	clProxy.Close()
-	return <-got
+	return got
 }
 
 // The relay's handling of MariaDB metadata caching: a column count packet
@@ -150,31 +160,16 @@ func TestSameMeta(t *testing.T) {
 	}
 }
 
-// relayFails relays an answer that ends (the backend closes) before it is
-// complete, and returns the relay's error and what the client got.
+// relayFails relays an answer that ends before it is complete and returns
+// the relay's error and what the client got.
 func relayFails(t *testing.T, s *Session, be *Backend, answer []byte) (*relayErr, []byte) {
 	t.Helper()
-	beSide, beProxy := net.Pipe()
-	clProxy, clSide := net.Pipe()
-	s.cw = wire.NewConn(clProxy, 16<<10)
-	be.w = wire.NewConn(beProxy, 0)
-	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(clSide)
-		got <- b
-	}()
-	go func() {
-		_, _ = beSide.Write(answer)
-		beSide.Close()
-	}()
-	_, err := s.relay(be, modeExecute)
-	_ = s.cw.Flush()
-	clProxy.Close()
+	got, err := relayAnswer(s, be, answer)
 	re, ok := err.(*relayErr)
 	if !ok {
 		t.Fatalf("relay: %v, want a relayErr", err)
 	}
-	return re, <-got
+	return re, got
 }
 
 // Answers the relay must not pass on, and failures it must describe
