@@ -46,9 +46,10 @@ func (s *Session) newMeta(n uint16) *colMeta {
 }
 
 // addFrame adds a definition read as one frame; one that was not kept
-// whole (streamed, or continued) makes the definitions unknown (nil).
+// whole (streamed, or continued) makes the definitions unknown (nil), and
+// so does adding to unknown ones.
 func (m *colMeta) addFrame(f wire.Frame) *colMeta {
-	if f.Payload == nil || f.Len == wire.MaxPayload {
+	if m == nil || f.Payload == nil || f.Len == wire.MaxPayload {
 		return nil
 	}
 	m.add(f.Payload)
@@ -73,7 +74,7 @@ func internMeta(m, have *colMeta) *colMeta {
 // number seq.
 func (s *Session) writeMeta(m *colMeta, seq uint8) error {
 	for off := 0; off < len(m.frames); {
-		n := 4 + (int(m.frames[off]) | int(m.frames[off+1])<<8 | int(m.frames[off+2])<<16)
+		n := 4 + wire.FrameLen(m.frames[off:])
 		h := [4]byte{m.frames[off], m.frames[off+1], m.frames[off+2], seq}
 		if err := s.cw.WriteFrame(h[:]); err != nil {
 			return err

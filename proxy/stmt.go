@@ -75,7 +75,7 @@ func (s *Session) prepare(ctx context.Context, pkt []byte) error {
 			return s.finishRelayErr(be, s.classify(err, f, lastSeq))
 		}
 		lastSeq = f.Seq
-		if meta != nil && i >= cols && i < cols+int(numCols) {
+		if i >= cols && i < cols+int(numCols) {
 			meta = meta.addFrame(f)
 		}
 	}
@@ -162,7 +162,7 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 		if err != nil {
 			return nil, err
 		}
-		if meta != nil && i >= cols && i < cols+int(numCols) {
+		if i >= cols && i < cols+int(numCols) {
 			meta = meta.addFrame(f)
 		}
 	}

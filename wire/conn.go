@@ -51,6 +51,9 @@ func NewConn(c net.Conn, bufSize int) *Conn {
 // (at least 3 bytes).
 func frameLen(b []byte) int { return int(b[0]) | int(b[1])<<8 | int(b[2])<<16 }
 
+// FrameLen is the payload length in a frame header b (at least 3 bytes).
+func FrameLen(b []byte) int { return frameLen(b) }
+
 // ReadHeader reads one frame header and returns the payload length and sequence.
 func (c *Conn) ReadHeader() (int, uint8, error) {
 	if c.br.Buffered() >= len(c.hdr) {
