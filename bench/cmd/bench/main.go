@@ -44,6 +44,7 @@ type options struct {
 	hold       bool
 	gomaxprocs int
 	bBinary    string // a second Switchyard ("switchyard-b") to compare, "" for none
+	rate       int    // queries per second of the fixed-rate CPU test, 0 for none
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.BoolVar(&o.hold, "hold", false, "after setup, print the three targets' addresses and wait for Ctrl-C (for manual runs and profiling)")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for the Switchyard process (0: the Go default, one per CPU)")
 	flag.StringVar(&o.bBinary, "b", "", "also run this Switchyard binary as a fourth target, switchyard-b, in the same rotation (A/B of two builds or settings)")
+	flag.IntVar(&o.rate, "rate", 5000, "queries per second of the fixed-rate CPU test (point select, 16 threads; an extra, 0 skips it)")
 	flag.Parse()
 	var err error
 	if o.threads, err = intList(threads); err != nil {
@@ -99,6 +101,7 @@ type Results struct {
 	Host         HostInfo          `json:"host"`
 	Setup        map[string]string `json:"setup"`
 	Cells        []Cell            `json:"cells"`
+	FixedRate    *FixedRate        `json:"fixed_rate_cpu,omitempty"`
 	Stream       *StreamResult     `json:"stream_1gb,omitempty"`
 	Idle         *IdleResult       `json:"idle_clients,omitempty"`
 	AddedLatency *AddedLatency     `json:"added_latency_1_thread,omitempty"`
@@ -307,6 +310,19 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if !o.skipExtras && o.rate > 0 {
+		rounds := max(o.rounds, 3)
+		fmt.Printf("\nproxy CPU at a fixed %d qps, %d rounds...\n", o.rate, rounds)
+		rt := []rateTarget{{"haproxy", ha.roAddr, ha.pid()}, {"switchyard", sy.addr, sy.pid()}}
+		if syB != nil {
+			rt = append(rt, rateTarget{"switchyard-b", syB.addr, syB.pid()})
+		}
+		fr, err := fixedRate(ctx, sb, rt, o.rate, 16, o.seconds, rounds)
+		if err != nil {
+			return fmt.Errorf("fixed-rate test: %w", err)
+		}
+		res.FixedRate = fr
+	}
 	if !o.skipExtras {
 		fmt.Printf("\nstreaming %d rows (~%d MB) through Switchyard...\n", o.streamRows, o.streamRows/1000)
 		st, err := streamTest(ctx, c, sy, o.streamRows)
@@ -453,6 +469,9 @@ func printTable(w io.Writer, r Results) {
 	if a := r.AddedLatency; a != nil {
 		fmt.Fprintf(w, "\nadded latency per query at 1 thread (point select, mean): switchyard %+.0f µs, haproxy %+.0f µs (direct mean %.0f µs)\n",
 			a.SwitchyardUS, a.HAProxyUS, a.DirectAvgUS)
+	}
+	if f := r.FixedRate; f != nil {
+		printFixedRate(w, f)
 	}
 	if s := r.Stream; s != nil {
 		fmt.Fprintf(w, "streaming %.2f GB in %.1fs (%.0f MB/s): proxy RSS before %.1f MB, peak %.1f MB (VmHWM), max sampled %.1f MB\n",

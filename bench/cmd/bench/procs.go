@@ -518,29 +518,11 @@ func idleTest(ctx context.Context, c *cluster.Cluster, sy *switchyardProc, n int
 	return res, nil
 }
 
-// procCPU is a process's CPU time so far (user+system, all threads), from
-// /proc/<pid>/stat in clock ticks (USER_HZ, 100 on Linux); 0 for pid 0 or
-// when unreadable.
+// procCPU is a process's CPU time so far (user+system, all threads); 0 for
+// pid 0 or when unreadable.
 func procCPU(pid int) time.Duration {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; fields after ")" start at 3.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseUint(f[11], 10, 64) // utime, field 14
-	st, _ := strconv.ParseUint(f[12], 10, 64) // stime, field 15
-	return time.Duration(ut+st) * (time.Second / 100)
+	u, s := procTimes(pid)
+	return u + s
 }
 
 // machineBusy is the machine's busy CPU time so far (all CPUs: user, nice,

@@ -101,6 +101,16 @@ func (s sysbench) runCPU(ctx context.Context, workload, addr string, threads, se
 	return string(out), c.ProcessState.UserTime() + c.ProcessState.SystemTime(), nil
 }
 
+// exec runs sysbench with args (what names the run in an error; args hold
+// the password) and returns its output.
+func (s sysbench) exec(ctx context.Context, what string, args []string) (string, error) {
+	out, err := exec.CommandContext(ctx, "sysbench", args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("sysbench %s: %w\n%s", what, err, tail(string(out), 20))
+	}
+	return string(out), nil
+}
+
 func tail(s string, n int) string {
 	var lines []string
 	sc := bufio.NewScanner(strings.NewReader(s))

@@ -59,3 +59,16 @@ func TestSpread(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianCPU(t *testing.T) {
+	rs := []RateCPU{{TotalUS: 70}, {TotalUS: 58}, {TotalUS: 64}, {TotalUS: 90}, {TotalUS: 61}}
+	if got := medianCPU(rs); got.TotalUS != 64 {
+		t.Errorf("median of %v = %v, want 64", rs, got.TotalUS)
+	}
+	if rs[0].TotalUS != 70 {
+		t.Errorf("medianCPU reordered its input: %v", rs)
+	}
+	if got := medianCPU(rs[:1]); got.TotalUS != 70 {
+		t.Errorf("median of one = %v", got.TotalUS)
+	}
+}
