@@ -28,6 +28,7 @@ import (
 	"iter"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -48,7 +49,8 @@ type Loop struct {
 
 	mu       sync.Mutex
 	posted   []func()
-	notified bool // efd written and not yet read
+	hasPosts atomic.Bool // posted is not empty: the loop looks without locking
+	notified bool        // efd written and not yet read
 	stopped  bool
 	failed   bool // the epoll set broke (fail): Go refuses
 
@@ -109,6 +111,7 @@ func (l *Loop) Post(fn func()) bool {
 		return false
 	}
 	l.posted = append(l.posted, fn)
+	l.hasPosts.Store(true)
 	wake := !l.notified
 	l.notified = true
 	l.mu.Unlock()
@@ -191,7 +194,9 @@ func (l *Loop) Run(ctx context.Context) error {
 				}
 			}
 		}
-		if len(l.timers) > 0 {
+		// time.Until reads only the monotonic clock: the full reading
+		// (wall and monotonic) is taken when a timer is due.
+		if len(l.timers) > 0 && time.Until(l.timers[0].when) <= 0 {
 			l.expire(time.Now())
 		}
 	}
@@ -282,16 +287,18 @@ func (l *Loop) stopIfIdle() bool {
 	return true
 }
 
-func (l *Loop) hasPosted() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.posted) > 0
-}
+// hasPosted may miss a post under way; that post's eventfd write ends the
+// next wait.
+func (l *Loop) hasPosted() bool { return l.hasPosts.Load() }
 
 func (l *Loop) runPosted() {
+	if !l.hasPosts.Load() {
+		return // the common round: no lock
+	}
 	l.mu.Lock()
 	fns := l.posted
 	l.posted = l.spare[:0]
+	l.hasPosts.Store(false)
 	l.mu.Unlock()
 	for i, fn := range fns {
 		fn()

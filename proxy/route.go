@@ -170,14 +170,14 @@ func asRetry(err error, target **retryOnMaster) bool {
 // exec sends pkt to be and relays the answer.
 func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where string) error {
 	s.lastErr, s.partialErr = false, false
-	// Two clock reads per statement: its start (the admin port's "since",
-	// the latency's start) and its end (latency, digests, the idle clock).
+	// One full clock reading per statement, its start (the admin port's
+	// "since", the latency's start); its end is the start plus the
+	// monotonic clock's difference (latency, digests, the idle clock).
 	start := time.Now()
 	s.setCurrentAt(be, text, where, start)
 	isMaster := where == "master"
 	if isMaster {
 		s.onMaster.Store(true)
-		defer s.onMaster.Store(false)
 	}
 	if pkt[0] == wire.ComSetOption {
 		be.noReuse = true
@@ -185,10 +185,18 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	if be.inflight == nil {
 		be.inflight = s.srv.outstanding(be.node)
 	}
+	// The in-flight count and onMaster are undone by hand, not deferred:
+	// a defer here costs the runtime's defer bookkeeping every statement.
 	out := &be.inflight[s.shard].n
 	out.Add(1)
-	defer out.Add(-1)
+	done := func() {
+		out.Add(-1)
+		if isMaster {
+			s.onMaster.Store(false)
+		}
+	}
 	if err := be.request(pkt); err != nil {
+		done()
 		s.dropConn(be, true)
 		if where == "replica" {
 			return &retryOnMaster{err}
@@ -197,15 +205,17 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	}
 	s.rows = 0
 	st, err := s.relay(be, mode)
-	end := time.Now()
+	done()
+	dur := time.Since(start)
+	end := start.Add(dur)
 	s.clock = end
 	if d := s.srv.digests; d != nil && s.digestNorm != "" {
-		d.recordKeyed(s.shard, s.digestKey, s.digestNorm, where, end.Sub(start), s.rows, end)
+		d.recordKeyed(s.shard, s.digestKey, s.digestNorm, where, dur, s.rows, end)
 	} else if d != nil && text != "" {
 		norm := router.Normalize(text)
-		d.recordKeyed(s.shard, DigestKey(norm), norm, where, end.Sub(start), s.rows, end)
+		d.recordKeyed(s.shard, DigestKey(norm), norm, where, dur, s.rows, end)
 	}
-	s.srv.observe(s.shard, where, err != nil || s.lastErr, end.Sub(start))
+	s.srv.observe(s.shard, where, err != nil || s.lastErr, dur)
 	if err == nil {
 		s.afterAnswer(be, st)
 		s.srv.metrics.count(s.shard, where, s.lastErr)
@@ -464,27 +474,46 @@ func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
 	snap := s.srv.topo.Load()
 	exclude := ""
 	for attempt := 0; attempt < 2; attempt++ {
-		name, ok := router.ChooseReplica(snap, router.ReplicaOptions{MaxLag: routing.MaxReplicaLag,
-			Current: s.replicaNode, Sessions: s.srv.readerCount, Outstanding: s.srv.outstandingLoad, Exclude: exclude, Spread: s.id})
-		if !ok {
-			if routing.NoReplicaError {
-				return nil, wire.NewError(crConnHostError, "HY000", "switchyard: no usable replica for this read (routing.no_replica: error)")
+		var name, addr string
+		var held *Backend // the session's connection to name, when known
+		if c := &s.choice; attempt == 0 && c.snap == snap && c.routing == routing && c.be != nil && c.be.node == s.replicaNode {
+			// What ChooseReplica would say again: given the session's
+			// current replica, it names that one while it is usable in
+			// the snapshot, and the snapshot and settings are the ones
+			// it was chosen (and found usable) under.
+			name, held = c.be.node, c.be
+		} else {
+			var ok bool
+			name, ok = router.ChooseReplica(snap, router.ReplicaOptions{MaxLag: routing.MaxReplicaLag,
+				Current: s.replicaNode, Sessions: s.srv.readerCount, Outstanding: s.srv.outstandingLoad, Exclude: exclude, Spread: s.id})
+			if !ok {
+				if routing.NoReplicaError {
+					return nil, wire.NewError(crConnHostError, "HY000", "switchyard: no usable replica for this read (routing.no_replica: error)")
+				}
+				return nil, nil
 			}
-			return nil, nil
+			n, _ := snap.Node(name)
+			addr = n.Address
 		}
-		n, _ := snap.Node(name)
+		s.choice = replicaChoice{}
 		// Count the session on its replica before connecting (a dial takes
 		// a while), so sessions choosing at the same moment see it.
 		prev := s.replicaNode
 		s.setReplicaNode(name)
-		be, err := s.conn(ctx, name, n.Address)
+		var be *Backend
+		var err error
+		if held != nil {
+			be, err = s.reuse(held)
+		} else {
+			be, err = s.conn(ctx, name, addr)
+		}
 		if err != nil {
 			s.setReplicaNode(prev)
 			s.log.Debug("replica unavailable", "node", name, "err", err)
 			exclude = name
 			continue
 		}
-		ok, err = s.caughtUp(be, routing)
+		ok, err := s.caughtUp(be, routing)
 		if err != nil {
 			s.setReplicaNode(prev)
 			s.dropConn(be, true)
@@ -496,9 +525,20 @@ func (s *Session) replicaConn(ctx context.Context) (*Backend, error) {
 			s.srv.metrics.readFallbacks.Add(1)
 			return nil, nil // not caught up in time: the master has it
 		}
+		s.choice = replicaChoice{snap: snap, routing: routing, be: be}
 		return be, nil
 	}
 	return nil, nil
+}
+
+// replicaChoice is the replica connection a read last went to, with the
+// topology snapshot and routing settings it was chosen under: while those
+// stay the same and the session holds the connection, the next read skips
+// the choice and the lookup (replicaConn).
+type replicaChoice struct {
+	snap    *topology.Snapshot
+	routing *Routing
+	be      *Backend // cleared when the session lets it go (dropConn)
 }
 
 // caughtUp makes sure a replica has applied what the consistency mode
@@ -539,14 +579,11 @@ func (s *Session) caughtUp(be *Backend, routing *Routing) (bool, error) {
 // conn returns the session's connection to a node, getting one from the pool
 // and bringing it up to date with the session's state.
 func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error) {
-	if refuse := s.srv.refuse.Load(); refuse != nil && (*refuse)(node) {
-		if be, ok := s.conns[node]; ok {
-			s.dropConn(be, true)
-		}
-		return nil, &unreachableErr{err: wire.NewError(crConnHostError, "HY000", "switchyard: %s is isolated (drill)", node)}
-	}
 	be, ok := s.conns[node]
 	if !ok {
+		if err := s.refused(node); err != nil {
+			return nil, err
+		}
 		pw, known := s.srv.password(s.user)
 		if !known {
 			return nil, wire.NewError(erAccessDenied, "28000", "Access denied for user '%s' (user removed from the configuration)", s.user)
@@ -570,13 +607,31 @@ func (s *Session) conn(ctx context.Context, node, addr string) (*Backend, error)
 		be.applied = 0
 		s.conns[node] = be
 	}
+	return s.reuse(be)
+}
+
+// refused is the error for a node a drill isolates, nil for others.
+func (s *Session) refused(node string) error {
+	if refuse := s.srv.refuse.Load(); refuse != nil && (*refuse)(node) {
+		return &unreachableErr{err: wire.NewError(crConnHostError, "HY000", "switchyard: %s is isolated (drill)", node)}
+	}
+	return nil
+}
+
+// reuse brings be, a connection the session holds, up to date with the
+// session's state; one to a node a drill isolates is dropped.
+func (s *Session) reuse(be *Backend) (*Backend, error) {
+	if err := s.refused(be.node); err != nil {
+		s.dropConn(be, true)
+		return nil, err
+	}
 	if err := s.catchUp(be); err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) {
 			return nil, we
 		}
 		s.dropConn(be, true)
-		return nil, wire.NewError(crServerLost, "HY000", "switchyard: lost connection to %s: %v", node, err)
+		return nil, wire.NewError(crServerLost, "HY000", "switchyard: lost connection to %s: %v", be.node, err)
 	}
 	return be, nil
 }

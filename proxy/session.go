@@ -42,6 +42,7 @@ type Session struct {
 	txNode       string              // holds the open transaction, "" when none
 	txLost       string              // why the open transaction is gone ("" = not lost)
 	replicaNode  string              // replica of the session's last reads (monotonic)
+	choice       replicaChoice       // how replicaNode was last chosen
 	idleFor      time.Duration       // the idle timeout armIdle last set
 	idleRefresh  time.Time           // when armIdle sets the deadline again
 	status       uint16              // status flags the client last saw
@@ -359,6 +360,9 @@ func (s *Session) dropConn(be *Backend, broken bool) {
 	}
 	if s.conns[be.node] == be {
 		delete(s.conns, be.node)
+	}
+	if s.choice.be == be {
+		s.choice = replicaChoice{}
 	}
 	if s.txNode == be.node {
 		if s.status&wire.StatusInTrans != 0 {
