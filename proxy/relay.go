@@ -46,23 +46,34 @@ func (e *relayErr) Unwrap() error { return e.err }
 // OK packets for clients without session tracking and column counts for
 // clients with metadata caching (meta.go); only their first bytes (and
 // small status packets) are inspected.
-func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
+func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
+	// (What a failure leaves is settled here rather than in a defer of
+	// relayAnswer, whose many returns would make the defer a slow one.)
+	var (
+		rs   resultStart
+		sent bool // anything forwarded yet
+	)
+	st, err := s.relayAnswer(be, mode, &rs, &sent)
+	if err != nil {
+		if re, ok := err.(*relayErr); ok && sent {
+			re.sent = true
+		}
+		if rs.capture {
+			// Failed amid new definitions: part may have reached the client.
+			s.captured(nil)
+		}
+	}
+	return st, err
+}
+
+// relayAnswer is relay's work; it notes in *sent whether anything reached
+// the client.
+func (s *Session) relayAnswer(be *Backend, mode relayMode, rs *resultStart, sent *bool) (uint16, error) {
 	cw := s.cw
 	var (
 		lastSeq uint8 = 0 // sequence of the client's command
 		status  uint16
-		sent    bool // anything forwarded yet
 	)
-	var rs resultStart
-	defer func() {
-		if re, ok := err.(*relayErr); ok && sent {
-			re.sent = true
-		}
-		if err != nil && rs.capture {
-			// Failed amid new definitions: part may have reached the client.
-			s.captured(nil)
-		}
-	}()
 	// Metadata caching (meta.go): for a client that negotiated it, column
 	// count packets are looked at, and once definitions were put in, later
 	// frames renumbered (rs.shift).
@@ -92,7 +103,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 				err = s.okPacket(be, f)
 			case kind == frameResult && clientCaches && f.Raw != nil && f.First != wire.OKHeader &&
 				f.First != wire.ErrHeader && f.First != wire.InfileHeader:
-				err = s.columnCount(be, f, &rs)
+				err = s.columnCount(be, f, rs)
 			default:
 				err = be.w.ForwardFrame(f, cw)
 			}
@@ -101,7 +112,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 			return f, s.classify(err, f, lastSeq)
 		}
 		lastSeq = f.Seq + rs.shift - shifted // and the definitions put in after it
-		sent = true
+		*sent = true
 		for g := f; g.Len == wire.MaxPayload; {
 			g, err = read()
 			if err == nil {
@@ -171,6 +182,12 @@ func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 		}
 	}
 
+	// The common small answer, one result set all in the read buffer, goes
+	// on in one copy.
+	if st, ok, err := s.relayWhole(be, sent); ok {
+		return st, err
+	}
+
 	// Query / execute: a sequence of results while MORE_RESULTS is set.
 	// status is the server status after the last completed result: an ERR
 	// that ends a multi-statement text leaves the earlier statements' effects
@@ -220,7 +237,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 					return 0, &relayErr{err: err, client: true}
 				} else if k > 0 {
 					left -= uint64(k)
-					lastSeq, sent = seq, true
+					lastSeq, *sent = seq, true
 					continue
 				}
 			}
@@ -257,7 +274,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 					return 0, &relayErr{err: err, client: true}
 				} else if k > 0 {
 					s.rows += uint64(k)
-					lastSeq, sent = seq, true
+					lastSeq, *sent = seq, true
 					continue
 				}
 			}
@@ -280,6 +297,44 @@ func (s *Session) relay(be *Backend, mode relayMode) (_ uint16, err error) {
 			return status, flush()
 		}
 	}
+}
+
+// relayWhole relays, in one copy, an answer to a query or execution that is
+// one result set and all in be's read buffer (wire.WholeResult: a point
+// select's arrives in one read), reading once if nothing is buffered. It
+// reports false, having consumed nothing, for any other answer and for one
+// whose column count needs the proxy (metadata caching: a "metadata
+// follows" byte to add, definitions to record or put in); the frame by
+// frame relay then takes it.
+func (s *Session) relayWhole(be *Backend, sent *bool) (uint16, bool, error) {
+	b, err := be.w.Peeked()
+	if err != nil {
+		// What the frame by frame relay's first read would return.
+		return 0, true, s.classify(err, wire.Frame{}, 0)
+	}
+	cm := be.cacheMeta()
+	if cm != (s.ext&wire.MariaDBCacheMetadata != 0) {
+		return 0, false, nil
+	}
+	n, rows, st, follows, ok := wire.WholeResult(b, cm)
+	if !ok {
+		return 0, false, nil
+	}
+	if cm && s.execStmt != nil && (follows || s.execBS.meta == nil || !sameMeta(s.execBS.meta, s.execStmt.meta)) {
+		return 0, false, nil // (Session.columnCount)
+	}
+	s.execStmt, s.execBS = nil, nil // as after any first result
+	*sent = true
+	err = s.cw.WriteFrame(b[:n])
+	be.w.Discard(n)
+	if err == nil {
+		err = s.cw.Flush()
+	}
+	if err != nil {
+		return 0, true, &relayErr{err: err, client: true}
+	}
+	s.rows = rows
+	return st, true, nil
 }
 
 // relayInfile forwards the client's LOAD DATA LOCAL file to the backend: data

@@ -287,12 +287,11 @@ func (c *Conn) NextFrame() (Frame, error) {
 	// without copying it out (the common case: a whole answer arrives in one
 	// segment, and the first read, here, takes all of it). The buffer is not
 	// refilled, so it stays valid until the next read, as the copy did.
-	if c.br.Buffered() == 0 {
-		if _, err := c.br.Peek(1); err != nil {
-			return Frame{}, err
-		}
+	b, err := c.Peeked()
+	if err != nil {
+		return Frame{}, err
 	}
-	if b, _ := c.br.Peek(c.br.Buffered()); len(b) >= 4 {
+	if len(b) >= 4 {
 		n := frameLen(b)
 		if n <= peekLimit && n+4 <= len(b) {
 			p := b[: n+4 : n+4]
@@ -325,7 +324,7 @@ func (c *Conn) NextFrame() (Frame, error) {
 		}
 		return f, nil
 	}
-	b, err := c.br.Peek(1)
+	b, err = c.br.Peek(1)
 	if err != nil {
 		return f, err
 	}

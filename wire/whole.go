@@ -1,0 +1,74 @@
+package wire
+
+// WholeResult reports whether b starts with one whole result set of a
+// query or execution, ending the answer: a column count packet, the column
+// definitions (when they follow: always, unless metadata caching left them
+// out), an EOF, rows, and an EOF without SERVER_MORE_RESULTS_EXISTS or a
+// cursor. It returns the bytes that make it up (headers included), its
+// rows, the final status, and whether definitions followed. Anything else
+// (an OK, an ERR, LOCAL INFILE, an ERR among the rows, more results, a
+// cursor, a frame of MaxPayload bytes, an answer not all in b) gives ok
+// false. cacheMeta: the column count packet carries MariaDB's "metadata
+// follows" byte (ColumnCount).
+func WholeResult(b []byte, cacheMeta bool) (n int, rows uint64, status uint16, defsFollow bool, ok bool) {
+	// frame returns the payload of the frame at off and the offset after
+	// it, or ok false when it is not all in b or is a continued one.
+	frame := func(off int) (p []byte, next int, ok bool) {
+		if len(b)-off < 4 {
+			return nil, 0, false
+		}
+		l := frameLen(b[off:])
+		if l >= MaxPayload || len(b)-off-4 < l {
+			return nil, 0, false
+		}
+		return b[off+4 : off+4+l], off + 4 + l, true
+	}
+	isEOF := func(p []byte) bool { return len(p) > 0 && p[0] == EOFHeader && len(p) < 9 }
+	p, off, ok := frame(0)
+	if !ok || len(p) == 0 || p[0] == OKHeader || p[0] == InfileHeader {
+		return 0, 0, 0, false, false
+	}
+	ncols, follows, _, ok := ColumnCount(p, cacheMeta)
+	if !ok || ncols > 1<<16 {
+		return 0, 0, 0, false, false
+	}
+	if follows {
+		for range ncols {
+			if _, off, ok = frame(off); !ok {
+				return 0, 0, 0, false, false
+			}
+		}
+	}
+	if p, off, ok = frame(off); !ok || !isEOF(p) || EOFStatus(p)&StatusCursorExists != 0 {
+		return 0, 0, 0, false, false
+	}
+	for {
+		if p, off, ok = frame(off); !ok || (len(p) > 0 && p[0] == ErrHeader) {
+			return 0, 0, 0, false, false
+		}
+		if isEOF(p) {
+			break
+		}
+		rows++
+	}
+	if st := EOFStatus(p); st&StatusMoreResultsExists == 0 {
+		return off, rows, st, follows, true
+	}
+	return 0, 0, 0, false, false
+}
+
+// Peeked returns what the read buffer holds, reading once (whatever
+// arrives) when it is empty. The bytes stay buffered (Discard drops them)
+// and are valid until the next read.
+func (c *Conn) Peeked() ([]byte, error) {
+	if c.br.Buffered() == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b, nil
+}
+
+// Discard drops n buffered bytes (at most Buffered()).
+func (c *Conn) Discard(n int) { _, _ = c.br.Discard(n) }
