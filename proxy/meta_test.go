@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"testing"
 
 	"github.com/switchyard/switchyard/wire"
@@ -39,23 +37,8 @@ func metaOf(defs ...[]byte) *colMeta {
 // relayAnswer relays answer from a backend to a client session over pipes
 // (the backend closes after it) and returns what the client got.
 func relayAnswer(s *Session, be *Backend, answer []byte) ([]byte, error) {
-	beSide, beProxy := net.Pipe()
-	clProxy, clSide := net.Pipe()
-	s.cw = wire.NewConn(clProxy, 16<<10)
-	be.w = wire.NewConn(beProxy, 0)
-	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(clSide)
-		got <- b
-	}()
-	go func() {
-		_, _ = beSide.Write(answer)
-		beSide.Close()
-	}()
-	_, err := s.relay(be, modeExecute)
-	_ = s.cw.Flush()
-	clProxy.Close()
-	return <-got, err
+	got, _, err := relayChunked(s, be, modeExecute, answer, 0)
+	return got, err
 }
 
 // relayOnce relays a complete answer and returns what the client got.
