@@ -97,7 +97,7 @@ func (f *FD) wait(t *Task, write bool) error {
 		sd.ready = false
 		return nil
 	}
-	if !sd.dl.IsZero() && time.Until(sd.dl) <= 0 { // (the monotonic clock only)
+	if !sd.dl.IsZero() && time.Until(sd.dl) <= 0 { // (monotonic only, for a deadline from time.Now)
 		return os.ErrDeadlineExceeded
 	}
 	sd.wait = t

@@ -194,8 +194,9 @@ func (l *Loop) Run(ctx context.Context) error {
 				}
 			}
 		}
-		// time.Until reads only the monotonic clock: the full reading
-		// (wall and monotonic) is taken when a timer is due.
+		// time.Until of a deadline from time.Now (which carries the
+		// monotonic reading) reads only the monotonic clock: the full
+		// reading is taken when a timer is due.
 		if len(l.timers) > 0 && time.Until(l.timers[0].when) <= 0 {
 			l.expire(time.Now())
 		}
@@ -287,8 +288,8 @@ func (l *Loop) stopIfIdle() bool {
 	return true
 }
 
-// hasPosted may miss a post under way; that post's eventfd write ends the
-// next wait.
+// hasPosted may miss a post under way; the wait then ends at once all the
+// same: the post writes the eventfd, or finds it written and not yet read.
 func (l *Loop) hasPosted() bool { return l.hasPosts.Load() }
 
 func (l *Loop) runPosted() {

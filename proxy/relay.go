@@ -324,7 +324,7 @@ func (s *Session) relayWhole(be *Backend, sent *bool) (uint16, bool, error) {
 		return 0, false, nil // (Session.columnCount)
 	}
 	s.execStmt, s.execBS = nil, nil // as after any first result
-	*sent = true
+	s.rows, *sent = rows, true
 	err = s.cw.WriteFrame(b[:n])
 	be.w.Discard(n)
 	if err == nil {
@@ -333,7 +333,6 @@ func (s *Session) relayWhole(be *Backend, sent *bool) (uint16, bool, error) {
 	if err != nil {
 		return 0, true, &relayErr{err: err, client: true}
 	}
-	s.rows = rows
 	return st, true, nil
 }
 

@@ -167,36 +167,42 @@ func asRetry(err error, target **retryOnMaster) bool {
 	return false
 }
 
-// exec sends pkt to be and relays the answer.
+// exec sends pkt to be and relays the answer. While it runs, the statement
+// counts as in flight on be's node and, on the master, sets onMaster, which
+// Drain reads before txOn: both are undone at the very end, after the
+// answer's transaction state is published (afterAnswer). One defer, and a
+// single return, so the compiler open-codes it.
 func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where string) error {
+	isMaster := where == "master"
+	if isMaster {
+		s.onMaster.Store(true)
+	}
+	if be.inflight == nil {
+		be.inflight = s.srv.outstanding(be.node)
+	}
+	out := &be.inflight[s.shard].n
+	out.Add(1)
+	defer func() {
+		out.Add(-1)
+		if isMaster {
+			s.onMaster.Store(false)
+		}
+	}()
+	return s.execStatement(be, pkt, mode, text, where)
+}
+
+// execStatement is exec's work.
+func (s *Session) execStatement(be *Backend, pkt []byte, mode relayMode, text, where string) error {
 	s.lastErr, s.partialErr = false, false
 	// One full clock reading per statement, its start (the admin port's
 	// "since", the latency's start); its end is the start plus the
 	// monotonic clock's difference (latency, digests, the idle clock).
 	start := time.Now()
 	s.setCurrentAt(be, text, where, start)
-	isMaster := where == "master"
-	if isMaster {
-		s.onMaster.Store(true)
-	}
 	if pkt[0] == wire.ComSetOption {
 		be.noReuse = true
 	}
-	if be.inflight == nil {
-		be.inflight = s.srv.outstanding(be.node)
-	}
-	// The in-flight count and onMaster are undone by hand, not deferred:
-	// a defer here costs the runtime's defer bookkeeping every statement.
-	out := &be.inflight[s.shard].n
-	out.Add(1)
-	done := func() {
-		out.Add(-1)
-		if isMaster {
-			s.onMaster.Store(false)
-		}
-	}
 	if err := be.request(pkt); err != nil {
-		done()
 		s.dropConn(be, true)
 		if where == "replica" {
 			return &retryOnMaster{err}
@@ -205,7 +211,6 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 	}
 	s.rows = 0
 	st, err := s.relay(be, mode)
-	done()
 	dur := time.Since(start)
 	end := start.Add(dur)
 	s.clock = end

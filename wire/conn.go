@@ -261,6 +261,22 @@ func (c *Conn) FlushRequest() error {
 // Buffered reports whether unread bytes are waiting in the read buffer.
 func (c *Conn) Buffered() int { return c.br.Buffered() }
 
+// Peeked returns what the read buffer holds, reading once (whatever
+// arrives) when it is empty. The bytes stay buffered (Discard drops them)
+// and are valid until the next read.
+func (c *Conn) Peeked() ([]byte, error) {
+	if c.br.Buffered() == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b, nil
+}
+
+// Discard drops n buffered bytes (at most Buffered()).
+func (c *Conn) Discard(n int) { _, _ = c.br.Discard(n) }
+
 // Frame is one frame relayed by Relay: its header facts and, when the payload
 // is small, the payload itself (valid until the next read).
 type Frame struct {

@@ -56,19 +56,3 @@ func WholeResult(b []byte, cacheMeta bool) (n int, rows uint64, status uint16, d
 	}
 	return 0, 0, 0, false, false
 }
-
-// Peeked returns what the read buffer holds, reading once (whatever
-// arrives) when it is empty. The bytes stay buffered (Discard drops them)
-// and are valid until the next read.
-func (c *Conn) Peeked() ([]byte, error) {
-	if c.br.Buffered() == 0 {
-		if _, err := c.br.Peek(1); err != nil {
-			return nil, err
-		}
-	}
-	b, _ := c.br.Peek(c.br.Buffered())
-	return b, nil
-}
-
-// Discard drops n buffered bytes (at most Buffered()).
-func (c *Conn) Discard(n int) { _, _ = c.br.Discard(n) }
