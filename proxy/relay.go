@@ -299,7 +299,7 @@ func (s *Session) relayAnswer(be *Backend, mode relayMode, rs *resultStart, sent
 	}
 }
 
-// relayWhole relays, in one copy, an answer to a query or execution that is
+// relayWhole relays, in one write, an answer to a query or execution that is
 // one result set and all in be's read buffer (wire.WholeResult: a point
 // select's arrives in one read), reading once if nothing is buffered. It
 // reports false, having consumed nothing, for any other answer and for one
@@ -325,11 +325,8 @@ func (s *Session) relayWhole(be *Backend, sent *bool) (uint16, bool, error) {
 	}
 	s.execStmt, s.execBS = nil, nil // as after any first result
 	s.rows, *sent = rows, true
-	err = s.cw.WriteFrame(b[:n])
+	err = s.cw.WriteDirect(b[:n]) // from the read buffer, no copy
 	be.w.Discard(n)
-	if err == nil {
-		err = s.cw.Flush()
-	}
 	if err != nil {
 		return 0, true, &relayErr{err: err, client: true}
 	}

@@ -32,6 +32,7 @@ type Conn struct {
 	buf []byte // reusable payload buffer for small packets
 	// sock is the raw socket path under br and bw, nil for other conns.
 	sock *sockIO
+	rw   io.ReadWriter // under br and bw: sock, or the conn itself
 }
 
 // NewConn wraps c with buffers of the given size (64 KiB when zero).
@@ -44,7 +45,7 @@ func NewConn(c net.Conn, bufSize int) *Conn {
 	if s != nil {
 		rw = s
 	}
-	return &Conn{Conn: c, sock: s, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
+	return &Conn{Conn: c, sock: s, rw: rw, br: bufio.NewReaderSize(rw, bufSize), bw: bufio.NewWriterSize(rw, bufSize)}
 }
 
 // frameLen is the payload length in the frame header at the start of b
@@ -244,6 +245,17 @@ func (c *Conn) WriteFrame(frame []byte) error {
 
 // Flush sends buffered writes.
 func (c *Conn) Flush() error { return c.bw.Flush() }
+
+// WriteDirect sends what is buffered, then p, without copying p into the
+// write buffer (p may be another Conn's read buffer: an answer relayed
+// whole goes out from where it came in).
+func (c *Conn) WriteDirect(p []byte) error {
+	if err := c.bw.Flush(); err != nil {
+		return err
+	}
+	_, err := c.rw.Write(p)
+	return err
+}
 
 // FlushRequest sends buffered writes that end a request to a server, whose
 // answer the caller reads next. On a plain socket with nothing left to

@@ -157,3 +157,53 @@ func FuzzParse(f *testing.F) {
 		_, _ = LenEnc(p)
 	})
 }
+
+// WriteDirect sends what is buffered first, then its bytes, and leaves
+// nothing buffered; over a real socket too.
+func TestWriteDirect(t *testing.T) {
+	m := &memConn{r: bytes.NewReader(nil)}
+	c := NewConn(m, 0)
+	if err := c.WriteFrame(frame(1, []byte("first"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteDirect(frame(2, []byte("second"))); err != nil {
+		t.Fatal(err)
+	}
+	want := append(frame(1, []byte("first")), frame(2, []byte("second"))...)
+	if !bytes.Equal(m.w.Bytes(), want) || c.bw.Buffered() != 0 {
+		t.Fatalf("peer got % x (buffered %d), want % x", m.w.Bytes(), c.bw.Buffered(), want)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte)
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer s.Close()
+		b, _ := io.ReadAll(s)
+		got <- b
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := NewConn(nc, 0)
+	big := bytes.Repeat([]byte("x"), 200<<10) // more than the socket takes at once
+	if err := tc.WriteFrame(frame(1, []byte("head"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.WriteDirect(big); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if b := <-got; !bytes.Equal(b, append(frame(1, []byte("head")), big...)) {
+		t.Fatalf("peer got %d bytes, want %d", len(b), len(frame(1, []byte("head")))+len(big))
+	}
+}
