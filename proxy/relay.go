@@ -183,7 +183,7 @@ func (s *Session) relayAnswer(be *Backend, mode relayMode, rs *resultStart, sent
 	}
 
 	// The common small answer, one result set all in the read buffer, goes
-	// on in one copy.
+	// on in one write.
 	if st, ok, err := s.relayWhole(be, sent); ok {
 		return st, err
 	}
