@@ -36,10 +36,13 @@ func (m *colMeta) add(payload []byte) {
 	m.n++
 }
 
+// cacheMeta reports whether the client negotiated metadata caching.
+func (s *Session) cacheMeta() bool { return s.ext&wire.MariaDBCacheMetadata != 0 }
+
 // newMeta returns an empty colMeta for n definitions when the session
 // caches metadata, else nil.
 func (s *Session) newMeta(n uint16) *colMeta {
-	if s.ext&wire.MariaDBCacheMetadata == 0 || n == 0 {
+	if !s.cacheMeta() || n == 0 {
 		return nil
 	}
 	return &colMeta{}
@@ -59,6 +62,12 @@ func (m *colMeta) addFrame(f wire.Frame) *colMeta {
 // sameMeta reports whether a and b hold the same definitions.
 func sameMeta(a, b *colMeta) bool {
 	return a == b || (a != nil && b != nil && a.n == b.n && bytes.Equal(a.frames, b.frames))
+}
+
+// agrees reports whether the backend believes the client holds the
+// definitions the client does hold (and knows them).
+func (bs *backendStmt) agrees(st *stmtInfo) bool {
+	return bs.meta != nil && sameMeta(bs.meta, st.meta)
 }
 
 // internMeta returns m, or have when they are equal (so later checks are
@@ -124,7 +133,7 @@ func (s *Session) columnCount(be *Backend, f wire.Frame, rs *resultStart) error 
 	case !ok || st == nil:
 	case follows:
 		rs.capture = true
-	case bs.meta != nil && sameMeta(bs.meta, st.meta):
+	case bs.agrees(st):
 	case bs.meta == nil || uint64(bs.meta.n) != n:
 		// Left out, and the proxy does not know what this backend
 		// believes the client holds: fail rather than let the client

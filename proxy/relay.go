@@ -77,7 +77,7 @@ func (s *Session) relayAnswer(be *Backend, mode relayMode, rs *resultStart, sent
 	// Metadata caching (meta.go): for a client that negotiated it, column
 	// count packets are looked at, and once definitions were put in, later
 	// frames renumbered (rs.shift).
-	clientCaches := s.ext&wire.MariaDBCacheMetadata != 0
+	clientCaches := s.cacheMeta()
 	read := func() (wire.Frame, error) {
 		f, err := be.w.NextFrame()
 		if err == nil && rs.shift != 0 {
@@ -313,14 +313,14 @@ func (s *Session) relayWhole(be *Backend, sent *bool) (uint16, bool, error) {
 		return 0, true, s.classify(err, wire.Frame{}, 0)
 	}
 	cm := be.cacheMeta()
-	if cm != (s.ext&wire.MariaDBCacheMetadata != 0) {
+	if cm != s.cacheMeta() {
 		return 0, false, nil
 	}
 	n, rows, st, follows, ok := wire.WholeResult(b, cm)
 	if !ok {
 		return 0, false, nil
 	}
-	if cm && s.execStmt != nil && (follows || s.execBS.meta == nil || !sameMeta(s.execBS.meta, s.execStmt.meta)) {
+	if cm && s.execStmt != nil && (follows || !s.execBS.agrees(s.execStmt)) {
 		return 0, false, nil // (Session.columnCount)
 	}
 	s.execStmt, s.execBS = nil, nil // as after any first result

@@ -254,7 +254,7 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 			st.digestKey = DigestKey(st.digest)
 		}
 		s.digestNorm, s.digestKey = st.digest, st.digestKey // exec records it without normalising again
-		if s.ext&wire.MariaDBCacheMetadata != 0 {
+		if s.cacheMeta() {
 			s.execStmt, s.execBS = st, bs
 		}
 		err = s.exec(be, out, modeExecute, st.label, where)

@@ -431,7 +431,7 @@ func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool) (n int, seq uint
 			if k == 0 {
 				break
 			}
-			if first := b[off+4]; first == ErrHeader || (first == EOFHeader && k < 9) {
+			if p := b[off+4 : off+4+k]; p[0] == ErrHeader || eofPayload(p) {
 				break
 			}
 		}

@@ -68,6 +68,9 @@ const (
 // payload; a longer one is a row starting with a 0xfe length prefix).
 func IsEOF(f Frame) bool { return f.First == EOFHeader && f.Len < 9 }
 
+// eofPayload is IsEOF for a frame's payload.
+func eofPayload(p []byte) bool { return len(p) > 0 && p[0] == EOFHeader && len(p) < 9 }
+
 // EOFStatus returns the status flags of an EOF packet payload.
 func EOFStatus(p []byte) uint16 {
 	if len(p) < 5 {

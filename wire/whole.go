@@ -23,7 +23,6 @@ func WholeResult(b []byte, cacheMeta bool) (n int, rows uint64, status uint16, d
 		}
 		return b[off+4 : off+4+l], off + 4 + l, true
 	}
-	isEOF := func(p []byte) bool { return len(p) > 0 && p[0] == EOFHeader && len(p) < 9 }
 	p, off, ok := frame(0)
 	if !ok || len(p) == 0 || p[0] == OKHeader || p[0] == InfileHeader {
 		return 0, 0, 0, false, false
@@ -39,14 +38,14 @@ func WholeResult(b []byte, cacheMeta bool) (n int, rows uint64, status uint16, d
 			}
 		}
 	}
-	if p, off, ok = frame(off); !ok || !isEOF(p) || EOFStatus(p)&StatusCursorExists != 0 {
+	if p, off, ok = frame(off); !ok || !eofPayload(p) || EOFStatus(p)&StatusCursorExists != 0 {
 		return 0, 0, 0, false, false
 	}
 	for {
 		if p, off, ok = frame(off); !ok || (len(p) > 0 && p[0] == ErrHeader) {
 			return 0, 0, 0, false, false
 		}
-		if isEOF(p) {
+		if eofPayload(p) {
 			break
 		}
 		rows++
