@@ -124,6 +124,29 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return int(r), nil
 }
 
+// WriteNow writes all of p at once or fails: one send that does not wait,
+// whoever the connection is attached to (a task that shares the connection
+// writes its request without taking the connection from the task reading
+// it). A short write is an error: the stream is then broken.
+func (c *Conn) WriteNow(p []byte) error {
+	if c.closed {
+		return c.opError("write", net.ErrClosed)
+	}
+	for len(p) > 0 {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL|syscall.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			return c.opError("write", os.NewSyscallError("sendto", e))
+		case int(r) < len(p):
+			return c.opError("write", errors.New("short write (socket full)"))
+		}
+		return nil
+	}
+	return nil
+}
+
 // Close closes the socket (through its loop when attached).
 func (c *Conn) Close() error {
 	if c.closed {

@@ -56,6 +56,7 @@ type Loop struct {
 
 	// Only the loop goroutine touches these.
 	runq    []*Task
+	parked  []*Task // tasks in Park
 	spare   []func() // posted's previous backing array, reused
 	fds     []*FD    // by descriptor
 	timers  timerHeap
@@ -159,6 +160,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if ctx.Err() != nil && !l.closing {
 			l.closing = true
 			l.closeAll()
+			l.wakeParked()
 		}
 		l.runPosted()
 		l.runReady()
@@ -215,6 +217,7 @@ func (l *Loop) fail(err error) error {
 	l.mu.Unlock()
 	l.closing = true
 	l.closeAll()
+	l.wakeParked()
 	for {
 		l.runPosted()
 		l.runReady()
@@ -332,7 +335,7 @@ func (l *Loop) resume(t *Task) {
 }
 
 func (l *Loop) spawn(fn func(t *Task)) {
-	t := &Task{l: l}
+	t := &Task{l: l, parkAt: -1}
 	t.next, t.stop = iter.Pull(func(yield func(struct{}) bool) {
 		t.yield = yield
 		fn(t)
@@ -373,6 +376,13 @@ func (l *Loop) closeAll() {
 	}
 }
 
+// wakeParked ends every Park (the loop is closing).
+func (l *Loop) wakeParked() {
+	for _, t := range l.parked {
+		l.ready(t, wakeClosed)
+	}
+}
+
 func (l *Loop) shutdown() {
 	l.mu.Lock()
 	l.stopped = true
@@ -400,6 +410,7 @@ type Task struct {
 	why    wakeReason
 	queued bool
 	done   bool
+	parkAt int // index in the loop's parked tasks, -1 when not parked
 }
 
 // Loop returns the task's loop.
@@ -415,6 +426,36 @@ func (t *Task) suspend() (wakeReason, error) {
 	}
 	return t.why, nil
 }
+
+// Park suspends the task until another task of its loop calls Wake: a
+// hand-off between tasks (a queue of tasks sharing a connection) without a
+// channel, which would stall the loop. It fails with ErrLoopClosed once the
+// loop shuts down (which wakes every parked task).
+func (t *Task) Park() error {
+	l := t.l
+	if l.closing {
+		return ErrLoopClosed
+	}
+	t.parkAt = len(l.parked)
+	l.parked = append(l.parked, t)
+	why, err := t.suspend()
+	if i := t.parkAt; i >= 0 {
+		last := len(l.parked) - 1
+		l.parked[i] = l.parked[last]
+		l.parked[i].parkAt = i
+		l.parked[last] = nil
+		l.parked = l.parked[:last]
+		t.parkAt = -1
+	}
+	if err == nil && why == wakeClosed {
+		err = ErrLoopClosed
+	}
+	return err
+}
+
+// Wake makes a task that parked (Park) ready. Only a task of the same loop
+// may call it, and only for a task that is parked.
+func (t *Task) Wake() { t.l.ready(t, wakeReady) }
 
 // Block runs fn on a goroutine of its own and resumes the task when fn
 // returns: for work that waits in ways the loop cannot see (a dial, a

@@ -611,3 +611,136 @@ func TestBrokenEpollEndsTasks(t *testing.T) {
 		}
 	}
 }
+
+// Tasks hand a turn on: each parks until the one before it wakes it, in
+// order, and a parked task costs the loop nothing meanwhile (another task
+// runs).
+func TestParkWake(t *testing.T) {
+	l := startLoop(t)
+	const n = 5
+	order := make(chan int, n)
+	var tasks [n]*Task
+	ready := make(chan struct{})
+	l.Go(func(first *Task) {
+		for i := range n {
+			first.Go(func(t *Task) {
+				tasks[i] = t
+				if i == n-1 {
+					close(ready)
+				}
+				if err := t.Park(); err != nil {
+					order <- -1
+					return
+				}
+				order <- i
+				if i+1 < n {
+					tasks[i+1].Wake()
+				}
+			})
+		}
+	})
+	<-ready
+	other := make(chan struct{})
+	l.Go(func(*Task) { close(other) })
+	select {
+	case <-other:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a task did not run while others were parked")
+	}
+	l.Post(func() { l.ready(tasks[0], wakeReady) })
+	for i := range n {
+		select {
+		case got := <-order:
+			if got != i {
+				t.Fatalf("turn %d went to task %d", i, got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("turn %d never came", i)
+		}
+	}
+}
+
+// A parked task that nobody wakes ends with the loop: Park fails.
+func TestParkEndsWithLoop(t *testing.T) {
+	l, cancel, done := runLoop(t, Options{})
+	parked := make(chan error, 1)
+	l.Go(func(t *Task) { parked <- t.Park() })
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-parked:
+		if !errors.Is(err, ErrLoopClosed) {
+			t.Fatalf("Park at shutdown: %v, want ErrLoopClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a parked task kept the loop from shutting down")
+	}
+	<-done
+}
+
+// WriteNow sends without taking the connection from the task reading it,
+// and fails (rather than waits) when the socket cannot take the bytes.
+func TestWriteNow(t *testing.T) {
+	l := startLoop(t)
+	fd, peer := pair(t)
+	c := &Conn{fd: fd}
+	read := make(chan string, 1)
+	var reader *Task
+	attached := make(chan struct{})
+	l.Go(func(t *Task) {
+		reader = t
+		if err := c.Attach(t); err != nil {
+			read <- err.Error()
+			return
+		}
+		close(attached)
+		buf := make([]byte, 16)
+		n, err := c.Read(buf)
+		if err != nil {
+			read <- err.Error()
+			return
+		}
+		read <- string(buf[:n])
+	})
+	<-attached
+	wrote := make(chan error, 1)
+	l.Go(func(t *Task) {
+		err := c.WriteNow([]byte("ping"))
+		if err == nil && c.t != reader {
+			err = errors.New("WriteNow changed the task the connection is attached to")
+		}
+		wrote <- err
+	})
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	_ = peer.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "ping" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	if _, err := peer.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-read; s != "pong" {
+		t.Fatalf("the reading task got %q", s)
+	}
+	// Nobody reads the peer: the socket fills and WriteNow fails at once.
+	l.Go(func(t *Task) {
+		big := make([]byte, 1<<20)
+		var err error
+		for i := 0; i < 64 && err == nil; i++ {
+			err = c.WriteNow(big)
+		}
+		wrote <- err
+	})
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("64 MiB went into an unread socket without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WriteNow waited on a full socket")
+	}
+	l.Post(func() { _ = c.Close() })
+}

@@ -44,6 +44,9 @@ func (l *Loop) Stopped() bool                    { return true }
 func (t *Task) Loop() *Loop                      { return nil }
 func (t *Task) Go(func(*Task))                   {}
 func (t *Task) Block(fn func()) error            { fn(); return nil }
+func (t *Task) Park() error                      { return errNotLinux }
+func (t *Task) Wake()                            {}
+func (c *Conn) WriteNow([]byte) error            { return errNotLinux }
 func (c *Conn) Attach(*Task) error               { return errNotLinux }
 func (c *Conn) Release()                         {}
 func (c *Conn) Read([]byte) (int, error)         { return 0, errNotLinux }
