@@ -286,6 +286,21 @@ func (c *Conn) Peeked() ([]byte, error) {
 	return b, nil
 }
 
+// PeekMore reads once more (whatever arrives) after what is buffered and
+// returns it all, as Peeked does; it fails with bufio.ErrBufferFull when
+// the buffer is full.
+func (c *Conn) PeekMore() ([]byte, error) {
+	n := c.br.Buffered()
+	if n >= c.br.Size() {
+		return nil, bufio.ErrBufferFull
+	}
+	if _, err := c.br.Peek(n + 1); err != nil {
+		return nil, err
+	}
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b, nil
+}
+
 // Discard drops n buffered bytes (at most Buffered()).
 func (c *Conn) Discard(n int) { _, _ = c.br.Discard(n) }
 

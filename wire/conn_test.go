@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -205,5 +206,39 @@ func TestWriteDirect(t *testing.T) {
 	nc.Close()
 	if b := <-got; !bytes.Equal(b, append(frame(1, []byte("head")), big...)) {
 		t.Fatalf("peer got %d bytes, want %d", len(b), len(frame(1, []byte("head")))+len(big))
+	}
+}
+
+// PeekMore waits for more bytes after the buffered ones and keeps them all
+// buffered; a full buffer is an error, not a wait.
+func TestPeekMore(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := NewConn(a, 16)
+	go func() {
+		_, _ = b.Write([]byte("abc"))
+		_, _ = b.Write([]byte("de"))
+		_, _ = b.Write(bytes.Repeat([]byte("x"), 11))
+	}()
+	p, err := c.Peeked()
+	if err != nil || string(p) != "abc" {
+		t.Fatalf("Peeked: %q, %v", p, err)
+	}
+	p, err = c.PeekMore()
+	if err != nil || string(p) != "abcde" {
+		t.Fatalf("PeekMore: %q, %v", p, err)
+	}
+	for len(p) < 16 {
+		if p, err = c.PeekMore(); err != nil {
+			t.Fatalf("PeekMore up to the buffer's size: %v", err)
+		}
+	}
+	if _, err := c.PeekMore(); !errors.Is(err, bufio.ErrBufferFull) {
+		t.Fatalf("PeekMore on a full buffer: %v, want bufio.ErrBufferFull", err)
+	}
+	c.Discard(3)
+	if p, _ := c.Peeked(); string(p[:2]) != "de" || len(p) != 13 {
+		t.Fatalf("after Discard(3): %q", p)
 	}
 }
