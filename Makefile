@@ -35,12 +35,14 @@ test:
 	# default, runtime.event_loops: auto) and goroutines here.
 	SWITCHYARD_LOOPS=2 $(GO) test $(GOTESTFLAGS) ./proxy ./integration ./admin ./httpapi
 	SWITCHYARD_LOOPS=0 $(GO) test $(GOTESTFLAGS) ./cmd/...
+	# And the integration suite with pipelined reads on in every test.
+	SWITCHYARD_LOOPS=2 SWITCHYARD_PIPELINE_READS=1 $(GO) test $(GOTESTFLAGS) ./integration
 
 # Switchyard against a direct connection and HAProxy (TCP mode) on a sandbox
 # cluster: sysbench matrix, 1 GB stream, idle clients. BENCH_FLAGS="--time 5".
 bench: build
 	./scripts/ensure-deps.sh sysbench haproxy
-	$(GO) run ./bench/cmd/bench --switchyard $(BIN) $(BENCH_FLAGS)
+	$(GO) run ./bench/cmd/bench --switchyard $(BIN) --b-pipeline $(BENCH_FLAGS)
 
 # Short fuzzing runs of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 20s

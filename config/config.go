@@ -181,6 +181,9 @@ type Routing struct {
 	MaxReplicaLag   time.Duration
 	NoReplica       NoReplica
 	ReadWaitTimeout time.Duration
+	// PipelineReads: small prepared reads share replica connections, several
+	// in flight on one (event loops only; see the README).
+	PipelineReads bool
 }
 
 // Rule routes the statements that match it. A replica rule never sends a

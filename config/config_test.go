@@ -88,9 +88,9 @@ func TestParseGood(t *testing.T) {
 					t.Errorf("%+v", l)
 				}
 			}},
-		{"routing and failover", "routing:\n  consistency: strong\n  no_replica: error\n  max_replica_lag: 0\nfailover:\n  automatic: false\n  semi_sync: true\n  hooks:\n    pre_failover: /bin/true {failed_host}\n    timeout: 5s\n  promote_command: promote.sh\n",
+		{"routing and failover", "routing:\n  consistency: strong\n  no_replica: error\n  max_replica_lag: 0\n  pipeline_reads: true\nfailover:\n  automatic: false\n  semi_sync: true\n  hooks:\n    pre_failover: /bin/true {failed_host}\n    timeout: 5s\n  promote_command: promote.sh\n",
 			func(t *testing.T, c *Config) {
-				if c.Routing.Consistency != ConsistencyStrong || c.Routing.NoReplica != NoReplicaError || c.Routing.MaxReplicaLag != 0 {
+				if c.Routing.Consistency != ConsistencyStrong || c.Routing.NoReplica != NoReplicaError || c.Routing.MaxReplicaLag != 0 || !c.Routing.PipelineReads {
 					t.Errorf("%+v", c.Routing)
 				}
 				f := c.Failover

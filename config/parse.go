@@ -158,11 +158,12 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"max_idle_backend_connections_per_node", "backend_idle_timeout", "client_idle_timeout",
 		"handshake_timeout", "connect_timeout", "shutdown_timeout", "max_packet_size"), &c.Limits)
 
-	r := top.sub("routing", "consistency", "max_replica_lag", "no_replica", "read_wait_timeout", "rules")
+	r := top.sub("routing", "consistency", "max_replica_lag", "no_replica", "read_wait_timeout", "pipeline_reads", "rules")
 	enum(r, "consistency", &c.Routing.Consistency, ConsistencyEventual, ConsistencySession, ConsistencyStrong)
 	r.duration("max_replica_lag", &c.Routing.MaxReplicaLag, nonNegativeDur)
 	enum(r, "no_replica", &c.Routing.NoReplica, NoReplicaMaster, NoReplicaError)
 	r.duration("read_wait_timeout", &c.Routing.ReadWaitTimeout, nonNegativeDur)
+	r.boolean("pipeline_reads", &c.Routing.PipelineReads)
 	if items, ok := r.list("rules"); ok {
 		for i, it := range items {
 			ro := d.object(it, fmt.Sprintf("routing.rules[%d]", i), "match", "digest", "route")

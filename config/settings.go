@@ -119,6 +119,7 @@ func (c *Config) settings(reveal bool) []Setting {
 	add("routing.max_replica_lag", dur(r.MaxReplicaLag))
 	add("routing.no_replica", string(r.NoReplica))
 	add("routing.read_wait_timeout", dur(r.ReadWaitTimeout))
+	add("routing.pipeline_reads", b(r.PipelineReads))
 	for i, rule := range r.Rules {
 		p := fmt.Sprintf("routing.rules[%d].", i)
 		if rule.Match != "" {

@@ -39,7 +39,7 @@ type collector struct {
 	clients, stmts, retries, fallbacks, gtidWaits, gtidWaitSec, held, holdTimeouts    *prometheus.Desc
 	poolConns, poolDials, poolDialErrs, poolReuses, poolResets, poolWaits, poolWaitTO *prometheus.Desc
 	lag, state, role, ioRunning, sqlRunning, epoch, masterKnown, failoverActive       *prometheus.Desc
-	operations, problems, loops, metaInjected                                         *prometheus.Desc
+	operations, problems, loops, metaInjected, pipelined                              *prometheus.Desc
 
 	// Failovers and switchovers are counted from the manager's bounded event
 	// ring; the tally lives here so it stays monotonic when the ring wraps.
@@ -80,6 +80,7 @@ func newCollector(p *proxy.Server, store *topology.Store, fo Failover) *collecto
 		operations:     desc("topology_changes_total", "Failovers and switchovers seen in the event history, by kind and outcome.", "kind", "outcome"),
 		problems:       desc("problems", "Problems the failure analysis currently reports."),
 		loops:          desc("event_loops", "Event loops running sessions (runtime.event_loops); 0 when every session is a goroutine."),
+		pipelined:      desc("pipelined_reads_total", "Replica reads that ran on a connection shared by the sessions of an event loop, pipelined (routing.pipeline_reads)."),
 		metaInjected:   desc("metadata_injected_total", "Prepared-statement executions whose column definitions the proxy put in: the backend left them out (MariaDB metadata caching) but the client held another backend's."),
 	}
 }
@@ -87,7 +88,7 @@ func newCollector(p *proxy.Server, store *topology.Store, fo Failover) *collecto
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.clients, c.stmts, c.retries, c.fallbacks, c.gtidWaits, c.gtidWaitSec, c.held, c.holdTimeouts,
 		c.poolConns, c.poolDials, c.poolDialErrs, c.poolReuses, c.poolResets, c.poolWaits, c.poolWaitTO,
-		c.lag, c.state, c.role, c.ioRunning, c.sqlRunning, c.epoch, c.masterKnown, c.failoverActive, c.operations, c.problems, c.loops, c.metaInjected} {
+		c.lag, c.state, c.role, c.ioRunning, c.sqlRunning, c.epoch, c.masterKnown, c.failoverActive, c.operations, c.problems, c.loops, c.metaInjected, c.pipelined} {
 		ch <- d
 	}
 }
@@ -117,6 +118,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.held, float64(m.WritesHeld))
 		counter(c.holdTimeouts, float64(m.HoldTimeouts))
 		counter(c.metaInjected, float64(m.MetadataInjected))
+		counter(c.pipelined, float64(m.Pipelined))
 		for node, p := range c.proxy.Pools() {
 			gauge(c.poolConns, float64(p.Open), node, "open")
 			gauge(c.poolConns, float64(p.Idle), node, "idle")

@@ -67,6 +67,15 @@ func startProxyFor(t testing.TB, c *cluster.Cluster, o envOptions) *env {
 	if o.proxy != nil {
 		o.proxy(&po)
 	}
+	if os.Getenv("SWITCHYARD_PIPELINE_READS") == "1" {
+		// make test runs the suites once more with pipelined reads on.
+		r := proxy.DefaultRouting()
+		if po.Routing != nil {
+			r = *po.Routing
+		}
+		r.PipelineReads = true
+		po.Routing = &r
+	}
 	run := mon.Run
 	if o.static {
 		run = func(ctx context.Context) { <-ctx.Done() }

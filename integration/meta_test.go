@@ -52,7 +52,19 @@ type cmResult struct {
 // answer, checking sequence numbers run on without a gap.
 func (r *rawConn) cmExecute(id uint32, arg int64) cmResult {
 	r.t.Helper()
+	return r.cmExecuteTypes(id, arg, true)
+}
+
+// cmExecuteTypes is cmExecute; without types it leaves the parameter's
+// type out (new-params-bound 0), as libmariadb does after the first
+// execution, so the server uses the type bound before.
+func (r *rawConn) cmExecuteTypes(id uint32, arg int64, types bool) cmResult {
+	r.t.Helper()
 	pkt := []byte{wire.ComStmtExecute, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x08, 0}
+	if !types {
+		pkt = pkt[:len(pkt)-2]
+		pkt[len(pkt)-1] = 0
+	}
 	binary.LittleEndian.PutUint32(pkt[1:], id)
 	pkt = binary.LittleEndian.AppendUint64(pkt, uint64(arg))
 	r.send(pkt)

@@ -53,6 +53,7 @@ func (s *Session) relay(be *Backend, mode relayMode) (uint16, error) {
 		rs   resultStart
 		sent bool // anything forwarded yet
 	)
+	s.wholeClean = false
 	st, err := s.relayAnswer(be, mode, &rs, &sent)
 	if err != nil {
 		if re, ok := err.(*relayErr); ok && sent {
@@ -325,6 +326,8 @@ func (s *Session) relayWhole(be *Backend, sent *bool) (uint16, bool, error) {
 	}
 	s.execStmt, s.execBS = nil, nil // as after any first result
 	s.rows, *sent = rows, true
+	// (The answer ends with an EOF: warnings, then status.)
+	s.wholeClean = n <= sharedMaxAns && wire.FrameLen(b[n-9:]) == 5 && b[n-4] == 0 && b[n-3] == 0
 	err = s.cw.WriteDirect(b[:n]) // from the read buffer, no copy
 	be.w.Discard(n)
 	if err != nil {

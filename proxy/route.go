@@ -32,6 +32,10 @@ type Routing struct {
 	WriteHold       time.Duration // master-bound statements wait this long for a master
 	// ReadsOnMaster disables the split: everything goes to the master.
 	ReadsOnMaster bool
+	// PipelineReads shares replica connections between the sessions of an
+	// event loop for small prepared reads, several in flight on one
+	// (pipeline.go).
+	PipelineReads bool
 	// Rules force routes by pattern or digest (nil: none).
 	Rules *router.Rules
 }
@@ -194,6 +198,7 @@ func (s *Session) exec(be *Backend, pkt []byte, mode relayMode, text, where stri
 // execStatement is exec's work.
 func (s *Session) execStatement(be *Backend, pkt []byte, mode relayMode, text, where string) error {
 	s.lastErr, s.partialErr = false, false
+	s.sharedLast = nil
 	// One full clock reading per statement, its start (the admin port's
 	// "since", the latency's start); its end is the start plus the
 	// monotonic clock's difference (latency, digests, the idle clock).
@@ -213,7 +218,7 @@ func (s *Session) execStatement(be *Backend, pkt []byte, mode relayMode, text, w
 	st, err := s.relay(be, mode)
 	dur := time.Since(start)
 	end := start.Add(dur)
-	s.clock = end
+	s.clock, s.lastDur = end, dur
 	if d := s.srv.digests; d != nil && s.digestNorm != "" {
 		d.recordKeyed(s.shard, s.digestKey, s.digestNorm, where, dur, s.rows, end)
 	} else if d != nil && text != "" {
@@ -334,6 +339,13 @@ func (s *Session) pick(ctx context.Context, r router.Route) (*Backend, string, e
 		}
 	case router.RouteLast:
 		if be, ok := s.conns[s.lastNode]; ok {
+			if s.sharedLast != nil {
+				// The previous statement ran on a shared connection.
+				if err := s.rerunShared(be); err != nil {
+					s.dropConn(be, true)
+					return nil, "", wire.NewError(crServerLost, "HY000", "switchyard: lost connection to %s: %v", be.node, err)
+				}
+			}
 			return be, "last", nil
 		}
 	case router.RouteReplica:

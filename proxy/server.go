@@ -148,6 +148,7 @@ type Server struct {
 
 	// Event loops (Options.Loops).
 	loops     []*evloop.Loop
+	shared    []*sharedConns // by loop
 	stopLoops context.CancelFunc
 	nextLoop  atomic.Uint32
 }
@@ -235,6 +236,7 @@ func (s *Server) startLoops(n int) error {
 			return fmt.Errorf("event loop: %w", err)
 		}
 		s.loops = append(s.loops, l)
+		s.shared = append(s.shared, newSharedConns())
 		go func() {
 			if err := l.Run(ctx); err != nil {
 				s.log.Error("event loop failed", "err", err)
@@ -546,6 +548,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, end func()) {
 	sess.shard = int(sess.id) % min(runtime.GOMAXPROCS(0), StatShards)
 	if lc != nil {
 		sess.loop = loop
+		sess.shared = s.shared[loopIdx]
 		sess.shard = loopIdx % StatShards
 	}
 	sess.caps = sc.Capability()

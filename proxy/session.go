@@ -62,7 +62,21 @@ type Session struct {
 	// whose column definitions the relay follows (meta.go); nil otherwise.
 	execStmt *stmtInfo
 	execBS   *backendStmt
-	clock    time.Time // when the last statement's answer ended (armIdle's "now"), zero once used
+	clock    time.Time     // when the last statement's answer ended (armIdle's "now"), zero once used
+	lastDur  time.Duration // how long the last statement took
+	// wholeClean: the last answer was relayed whole, small, without warnings.
+	wholeClean bool
+
+	// Pipelined reads (pipeline.go): the loop's shared connections (nil
+	// off loops), the session's request in flight on one, the frame
+	// being built, and the last shared execution with its packet.
+	shared     *sharedConns
+	slot       *sharedSlot // the slot of slotOwn's node and key
+	slotOwn    *Backend
+	sreq       sharedReq
+	pipeBuf    []byte
+	sharedLast *stmtInfo
+	sharedPkt  []byte
 
 	stmts    map[uint32]*stmtInfo
 	nextStmt uint32
@@ -102,6 +116,10 @@ type stmtInfo struct {
 	lastNode   string   // backend of the last execution (fetch/reset go there)
 	longData   bool     // long data was sent: runs on the master
 	meta       *colMeta // column definitions the client holds (metadata caching only)
+	pipe       pipeState
+	// The statement on the shared connection it last ran on (pipeline.go).
+	sharedOn *sharedConn
+	sharedBS *backendStmt
 }
 
 // SessionInfo is what the admin port shows of a session.

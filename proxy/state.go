@@ -25,6 +25,7 @@ type MetricsSnapshot struct {
 	WritesHeld, HoldTimeouts                             uint64
 	GTIDWaits, GTIDWaitNanos                             uint64
 	MetadataInjected                                     uint64
+	Pipelined                                            uint64 // replica reads on shared connections
 }
 
 // count counts a statement in the session's shard.
@@ -41,7 +42,9 @@ func (m *Metrics) count(shard int, where string, failed bool) {
 func (s *Server) Metrics() MetricsSnapshot {
 	m := &s.metrics
 	var st, er [3]uint64
+	var piped uint64
 	for i := range m.hot {
+		piped += m.hot[i].pipelined.Load()
 		for r := range st {
 			// Errors first: a statement is counted before its error, so
 			// a snapshot never shows an error without its statement.
@@ -55,7 +58,7 @@ func (s *Server) Metrics() MetricsSnapshot {
 		ReplicaRetries: m.retries.Load(), ReadFallbacks: m.readFallbacks.Load(),
 		WritesHeld: m.writesHeld.Load(), HoldTimeouts: m.holdTimeouts.Load(),
 		GTIDWaits: m.gtidWaits.Load(), GTIDWaitNanos: m.gtidWaitNanos.Load(),
-		MetadataInjected: m.metaInjected.Load(),
+		MetadataInjected: m.metaInjected.Load(), Pipelined: piped,
 	}
 }
 

@@ -27,7 +27,8 @@ func routeIndex(where string) int {
 // counterSlot is one shard of the statement counters.
 type counterSlot struct {
 	stmts, errs [3]atomic.Uint64
-	_           [cacheLine - 48]byte
+	pipelined   atomic.Uint64 // replica reads that ran on a shared connection (pipeline.go)
+	_           [cacheLine - 56]byte
 }
 
 // nodeLoad is a node's in-flight statement count, sharded like the

@@ -100,8 +100,14 @@ func prepareFrames(numParams, numCols uint16) (frames, cols int) {
 // finishRelayErr sorts out a failed relay: a dead backend gives the client a
 // clear error and the session goes on; a dead client ends the session.
 func (s *Session) finishRelayErr(be *Backend, err error) error {
-	var re *relayErr
 	s.dropConn(be, true)
+	return s.writeRelayErr(be, err)
+}
+
+// writeRelayErr tells the client of a failed relay when its stream is still
+// in step; a dead client, or one out of step, ends the session.
+func (s *Session) writeRelayErr(be *Backend, err error) error {
+	var re *relayErr
 	if !errors.As(err, &re) || re.client {
 		return err
 	}
@@ -137,6 +143,16 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	if err := be.command(append([]byte{wire.ComStmtPrepare}, st.sql...)); err != nil {
 		return nil, err
 	}
+	bs, err := s.readPrepared(be, st)
+	if err != nil {
+		return nil, err
+	}
+	be.stmts[st.id] = bs
+	return bs, nil
+}
+
+// readPrepared reads the answer to preparing st on be.
+func (s *Session) readPrepared(be *Backend, st *stmtInfo) (*backendStmt, error) {
 	p, err := be.w.ReadPacket(0)
 	if err != nil {
 		return nil, err
@@ -168,7 +184,6 @@ func (s *Session) ensurePrepared(be *Backend, st *stmtInfo) (*backendStmt, error
 	}
 	// What this server believes the client holds, from now on.
 	bs.meta = internMeta(meta, st.meta)
-	be.stmts[st.id] = bs
 	return bs, nil
 }
 
@@ -222,6 +237,11 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 		if err != nil {
 			return s.writeBackendErr(err)
 		}
+		if where == "replica" && attempt == 0 && s.pipelinable(st, pkt, flagAt) {
+			if handled, err := s.executeShared(ctx, be, st, pkt, flagAt); handled {
+				return err
+			}
+		}
 		bs, err := s.ensurePrepared(be, st)
 		if err != nil {
 			var we *wire.Error
@@ -268,6 +288,11 @@ func (s *Session) execute(ctx context.Context, pkt []byte) error {
 			return err
 		}
 		st.lastNode = be.node
+		if st.pipe == pipeUnknown && where == "replica" && s.shared != nil && s.wholeClean && s.lastDur < pipeMaxDur {
+			// A small, clean, quick answer qualifies the statement
+			// (pipeline.go); anything else decides nothing yet.
+			st.pipe = pipeYes
+		}
 		if !s.lastErr {
 			s.afterStatement(be, &st.class)
 		}
@@ -335,6 +360,9 @@ func (s *Session) closeStmt(pkt []byte) {
 		return
 	}
 	delete(s.stmts, st.id)
+	if s.sharedLast == st {
+		s.sharedLast = nil
+	}
 	for _, be := range s.conns {
 		bs, ok := be.stmts[st.id]
 		if !ok {

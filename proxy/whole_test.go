@@ -173,24 +173,40 @@ func TestWholeResult(t *testing.T) {
 		rows    uint64
 		follows bool
 		ok      bool
+		short   bool // (WholeResultShort) b ends before the answer shows its shape
 	}{
-		{"one row", wholeSeeds[0], false, len(wholeSeeds[0]), 1, true, true},
-		{"no rows", wholeSeeds[2], false, len(wholeSeeds[2]), 0, true, true},
-		{"trailing bytes", append(append([]byte(nil), wholeSeeds[0]...), 1, 0, 0, 1), false, len(wholeSeeds[0]), 1, true, true},
-		{"err among rows", wholeSeeds[3], false, 0, 0, false, false},
-		{"more results", wholeSeeds[4], false, 0, 0, false, false},
-		{"cursor", wholeSeeds[5], false, 0, 0, false, false},
-		{"ok", wholeSeeds[6], false, 0, 0, false, false},
-		{"cut short", wholeSeeds[8], false, 0, 0, false, false},
-		{"caching, left out", wholeSeeds[9], true, len(wholeSeeds[9]), 1, false, true},
-		{"caching, sent", wholeSeeds[10], true, len(wholeSeeds[10]), 1, true, true},
-		{"caching byte without caching", wholeSeeds[9], false, 0, 0, false, false},
-		{"empty", nil, false, 0, 0, false, false},
+		{"one row", wholeSeeds[0], false, len(wholeSeeds[0]), 1, true, true, false},
+		{"no rows", wholeSeeds[2], false, len(wholeSeeds[2]), 0, true, true, false},
+		{"trailing bytes", append(append([]byte(nil), wholeSeeds[0]...), 1, 0, 0, 1), false, len(wholeSeeds[0]), 1, true, true, false},
+		{"err among rows", wholeSeeds[3], false, 0, 0, false, false, false},
+		{"more results", wholeSeeds[4], false, 0, 0, false, false, false},
+		{"cursor", wholeSeeds[5], false, 0, 0, false, false, false},
+		{"ok", wholeSeeds[6], false, 0, 0, false, false, false},
+		{"cut short", wholeSeeds[8], false, 0, 0, false, false, true},
+		{"caching, left out", wholeSeeds[9], true, len(wholeSeeds[9]), 1, false, true, false},
+		{"caching, sent", wholeSeeds[10], true, len(wholeSeeds[10]), 1, true, true, false},
+		{"caching byte without caching", wholeSeeds[9], false, 0, 0, false, false, false},
+		{"empty", nil, false, 0, 0, false, false, true},
 	} {
 		n, rows, st, follows, ok := wire.WholeResult(c.b, c.cm)
 		if n != c.n || rows != c.rows || follows != c.follows || ok != c.ok || (ok && st != wire.StatusAutocommit) {
 			t.Errorf("%s: got n %d rows %d status %#x follows %v ok %v; want n %d rows %d follows %v ok %v",
 				c.name, n, rows, st, follows, ok, c.n, c.rows, c.follows, c.ok)
+		}
+		if _, _, _, _, ok2, short := wire.WholeResultShort(c.b, c.cm); ok2 != ok || short != c.short {
+			t.Errorf("%s: WholeResultShort ok %v short %v, want %v %v", c.name, ok2, short, ok, c.short)
+		}
+	}
+	// Every cut of a whole answer is short; the shared relay waits for
+	// more of it rather than taking it for another shape.
+	for _, c := range []struct {
+		b  []byte
+		cm bool
+	}{{wholeSeeds[0], false}, {wholeSeeds[2], false}, {wholeSeeds[9], true}, {wholeSeeds[10], true}} {
+		for k := range len(c.b) {
+			if _, _, _, _, ok, short := wire.WholeResultShort(c.b[:k], c.cm); ok || !short {
+				t.Fatalf("answer cut at %d of %d: ok %v short %v, want short", k, len(c.b), ok, short)
+			}
 		}
 	}
 }

@@ -135,6 +135,7 @@ func proxyRouting(cfg *config.Config) proxy.Routing {
 		MaxReplicaLag:   r.MaxReplicaLag,
 		NoReplicaError:  r.NoReplica == config.NoReplicaError,
 		ReadWaitTimeout: r.ReadWaitTimeout,
+		PipelineReads:   r.PipelineReads,
 		WriteHold:       cfg.Failover.WriteHold,
 		Rules:           rules,
 	}

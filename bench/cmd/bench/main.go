@@ -44,6 +44,7 @@ type options struct {
 	hold       bool
 	gomaxprocs int
 	bBinary    string // a second Switchyard ("switchyard-b") to compare, "" for none
+	bPipeline  bool   // switchyard-b runs with routing.pipeline_reads (and the same binary unless bBinary)
 	rate       int    // queries per second of the fixed-rate CPU test, 0 for none
 }
 
@@ -64,6 +65,7 @@ func main() {
 	flag.BoolVar(&o.hold, "hold", false, "after setup, print the three targets' addresses and wait for Ctrl-C (for manual runs and profiling)")
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for the Switchyard process (0: the Go default, one per CPU)")
 	flag.StringVar(&o.bBinary, "b", "", "also run this Switchyard binary as a fourth target, switchyard-b, in the same rotation (A/B of two builds or settings)")
+	flag.BoolVar(&o.bPipeline, "b-pipeline", false, "switchyard-b runs with routing.pipeline_reads: true (the --switchyard binary unless -b names another)")
 	flag.IntVar(&o.rate, "rate", 5000, "queries per second of the fixed-rate CPU test (point select, 16 threads; an extra, 0 skips it)")
 	flag.Parse()
 	var err error
@@ -174,25 +176,31 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer ha.stop()
-	sy, err := startSwitchyard(ctx, o.switchyard, work, c, o.idle+1000, o.gomaxprocs)
+	sy, err := startSwitchyard(ctx, o.switchyard, work, c, o.idle+1000, o.gomaxprocs, false)
 	if err != nil {
 		return err
 	}
 	defer sy.stop()
 	targets := []string{"direct", "haproxy", "switchyard"}
 	var syB *switchyardProc
+	if o.bPipeline && o.bBinary == "" {
+		o.bBinary = o.switchyard
+	}
 	if o.bBinary != "" {
 		dirB := filepath.Join(work, "b")
 		if err := os.Mkdir(dirB, 0o755); err != nil {
 			return err
 		}
-		syB, err = startSwitchyard(ctx, o.bBinary, dirB, c, 1000, o.gomaxprocs)
+		syB, err = startSwitchyard(ctx, o.bBinary, dirB, c, 1000, o.gomaxprocs, o.bPipeline)
 		if err != nil {
 			return fmt.Errorf("switchyard-b: %w", err)
 		}
 		defer syB.stop()
 		targets = append(targets, "switchyard-b")
 		res.Setup["switchyard-b"] = "as switchyard, binary " + o.bBinary + ", event loops " + syB.eventLoops(ctx)
+		if o.bPipeline {
+			res.Setup["switchyard-b"] += ", routing.pipeline_reads: true"
+		}
 	}
 
 	res.Setup["cluster"] = fmt.Sprintf("MariaDB %s, 1 master (%s) + 2 replicas (%s, %s), GTID replication, innodb_flush_log_at_trx_commit=2",

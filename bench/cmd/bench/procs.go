@@ -231,7 +231,7 @@ type switchyardProc struct {
 
 // startSwitchyard writes a configuration for the cluster and runs the
 // binary as a separate process (so its RSS is its own).
-func startSwitchyard(ctx context.Context, bin, dir string, c *cluster.Cluster, maxClients, gomaxprocs int) (*switchyardProc, error) {
+func startSwitchyard(ctx context.Context, bin, dir string, c *cluster.Cluster, maxClients, gomaxprocs int, pipeline bool) (*switchyardProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -249,8 +249,8 @@ func startSwitchyard(ctx context.Context, bin, dir string, c *cluster.Cluster, m
 	}
 	fmt.Fprintf(&b, "monitor:\n  user: %s\n  password: %q\nreplication:\n  user: %s\n  password: %q\n",
 		c.Users.Monitor.Name, c.Users.Monitor.Password, c.Users.Repl.Name, c.Users.Repl.Password)
-	fmt.Fprintf(&b, "admin:\n  listen: \"\"\nhttp:\n  listen: %s\nlimits:\n  max_client_connections: %d\nrouting:\n  consistency: %s\nlog:\n  level: warn\n",
-		httpAddr, maxClients, consistency)
+	fmt.Fprintf(&b, "admin:\n  listen: \"\"\nhttp:\n  listen: %s\nlimits:\n  max_client_connections: %d\nrouting:\n  consistency: %s\n  pipeline_reads: %v\nlog:\n  level: warn\n",
+		httpAddr, maxClients, consistency, pipeline)
 	cfg := filepath.Join(dir, "switchyard.yaml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return nil, err
