@@ -133,7 +133,9 @@ type Cell struct {
 	// RoundsVsHA is Switchyard/HAProxy QPS within each round (runs minutes
 	// apart see different noise; within a round they are back to back).
 	RoundsVsHA []float64 `json:"switchyard_vs_haproxy_qps_by_round,omitempty"`
-	DirectNode string    `json:"direct_node"`
+	// RoundsBVsHA is the same for switchyard-b.
+	RoundsBVsHA []float64 `json:"switchyard_b_vs_haproxy_qps_by_round,omitempty"`
+	DirectNode  string    `json:"direct_node"`
 }
 
 func run(ctx context.Context, o options) error {
@@ -304,6 +306,9 @@ func run(ctx context.Context, o options) error {
 			if o.rounds > 1 {
 				for r := range o.rounds {
 					cell.RoundsVsHA = append(cell.RoundsVsHA, ratio(runs["switchyard"][r].QPS, runs["haproxy"][r].QPS))
+					if b := runs["switchyard-b"]; len(b) > r {
+						cell.RoundsBVsHA = append(cell.RoundsBVsHA, ratio(b[r].QPS, runs["haproxy"][r].QPS))
+					}
 				}
 			}
 			d, h, s := cell.Targets["direct"], cell.Targets["haproxy"], cell.Targets["switchyard"]
@@ -457,22 +462,29 @@ func printTable(w io.Writer, r Results) {
 		printB(w, c)
 	}
 	fmt.Fprintln(w, "cpu µs/q: the proxy process's CPU time (user+system, all threads) per query")
-	for _, c := range r.Cells {
-		if len(c.RoundsVsHA) < 2 {
-			continue
+	byRound := func(c Cell, name string, rs []float64) {
+		if len(rs) < 2 {
+			return
 		}
-		lo, med, hi := spread(c.RoundsVsHA)
-		fmt.Fprintf(w, "%-18s %4d | sy/haproxy by round:", c.Workload, c.Threads)
-		for _, x := range c.RoundsVsHA {
+		lo, med, hi := spread(rs)
+		fmt.Fprintf(w, "%-18s %4d | %s by round:", c.Workload, c.Threads, name)
+		for _, x := range rs {
 			fmt.Fprintf(w, " %.2f", x)
 		}
 		fmt.Fprintf(w, " (min %.2f, median %.2f, max %.2f)\n", lo, med, hi)
+	}
+	for _, c := range r.Cells {
+		byRound(c, "sy/haproxy", c.RoundsVsHA)
+		byRound(c, "b/haproxy", c.RoundsBVsHA)
 	}
 	fmt.Fprintf(w, "\nCPU per query in µs (proxy / sysbench / whole machine):\n")
 	for _, c := range r.Cells {
 		d, h, s := c.Targets["direct"], c.Targets["haproxy"], c.Targets["switchyard"]
 		fmt.Fprintf(w, "%-18s %4d | direct - / %.1f / %.1f | haproxy %.1f / %.1f / %.1f | switchyard %.1f / %.1f / %.1f\n",
 			c.Workload, c.Threads, d.ClientCPUUS, d.MachineCPUUS, h.ProxyCPUUS, h.ClientCPUUS, h.MachineCPUUS, s.ProxyCPUUS, s.ClientCPUUS, s.MachineCPUUS)
+		if b, ok := c.Targets["switchyard-b"]; ok {
+			fmt.Fprintf(w, "%-18s %4s   switchyard-b %.1f / %.1f / %.1f\n", "", "", b.ProxyCPUUS, b.ClientCPUUS, b.MachineCPUUS)
+		}
 	}
 	if a := r.AddedLatency; a != nil {
 		fmt.Fprintf(w, "\nadded latency per query at 1 thread (point select, mean): switchyard %+.0f µs, haproxy %+.0f µs (direct mean %.0f µs)\n",
