@@ -56,7 +56,7 @@ type Loop struct {
 
 	// Only the loop goroutine touches these.
 	runq    []*Task
-	parked  []*Task // tasks in Park
+	parked  []*Task  // tasks in Park
 	spare   []func() // posted's previous backing array, reused
 	fds     []*FD    // by descriptor
 	timers  timerHeap
